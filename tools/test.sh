@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Run every test: the notebooks (nbdev_test) and the pytest suite (tests/). Sets up .venv first if needed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/setup.sh
+export MPLBACKEND=Agg
+start=$(date +%s)
+.venv/bin/nbdev_test --n_workers 2
+.venv/bin/python -m pytest -q tests "$@"
+echo "all tests passed in $(( $(date +%s) - start )) s"
