@@ -5,15 +5,16 @@
 # %% auto #0
 __all__ = ['Grads', 'Steps', 'backward_steps', 'backward']
 
-# %% ../nbs/06_backward.ipynb #e9c45485
+# %% ../nbs/06_backward.ipynb #8e604bf8
 from typing import NamedTuple
 import torch
-from .checks import check_matrix, check_like, describe
+from .checks import check_matrix, check_like, check_tensor, check_finite, describe
+from .forward import Cache
 from .params import Params, check_params
 from .activations import sigmoid_grad
 from .loss import mse_grad
 
-# %% ../nbs/06_backward.ipynb #362d2086
+# %% ../nbs/06_backward.ipynb #b9975265
 class Grads(NamedTuple):
     "dL/d(parameter), with the fields and shapes of `Params`."
     W1: torch.Tensor
@@ -32,14 +33,21 @@ class Steps(NamedTuple):
     dW1: torch.Tensor      # dL/dW1  (n_in, n_hidden)
     db1: torch.Tensor      # dL/db1  (n_hidden,)
 
-# %% ../nbs/06_backward.ipynb #503ed826
+# %% ../nbs/06_backward.ipynb #9fe5336b
+def _check_cache(cache, h_shape, y_shape, ref):
+    "The cache must be what `forward` returned for this X and these params."
+    if not isinstance(cache, Cache): raise TypeError(f"cache must be the Cache returned by forward(X, params), got {describe(cache)}")
+    for f, shape in (('h', h_shape), ('y_pred', y_shape)):
+        t = check_tensor(getattr(cache, f), f"cache.{f}")
+        if tuple(t.shape) != shape: raise ValueError(f"cache must come from forward on this X and params: cache.{f} must have shape {shape}, got {describe(t)}")
+        check_finite(check_like(t, f"cache.{f}", ref, 'params'), f"cache.{f}")
+    return cache
+
 def backward_steps(X, y, params, cache):
     "Every intermediate gradient of the MSE loss, from dL/dŷ back to dL/db1."
     W1, b1, W2, b2 = check_params(params)
     check_like(check_matrix(X, 'X', cols=W1.shape[0]), 'X', W1, 'params')
-    if not isinstance(cache, tuple) or len(cache) != 4: raise TypeError(f"cache must be the Cache returned by forward(X, params), got {describe(cache)}")
-    _, h, _, y_pred = cache
-    if y_pred.shape != (X.shape[0], W2.shape[1]): raise ValueError(f"cache must come from forward on this X: cache.y_pred must have shape {(X.shape[0], W2.shape[1])}, got {describe(y_pred)}")
+    _, h, _, y_pred = _check_cache(cache, (X.shape[0], W1.shape[1]), (X.shape[0], W2.shape[1]), W1)
     dy_pred = mse_grad(y_pred, y)             # (n, n_out)
     dz2 = dy_pred * sigmoid_grad(y_pred)      # (n, n_out)
     dW2 = h.T @ dz2                           # (n_hidden, n_out)
@@ -50,7 +58,7 @@ def backward_steps(X, y, params, cache):
     db1 = dz1.sum(0)                          # (n_hidden,)
     return Steps(dy_pred, dz2, dW2, db2, dh, dz1, dW1, db1)
 
-# %% ../nbs/06_backward.ipynb #21d364b8
+# %% ../nbs/06_backward.ipynb #f5769911
 def backward(X, y, params, cache):
     "Gradients of the MSE loss with respect to W1, b1, W2, b2."
     s = backward_steps(X, y, params, cache)

@@ -5,12 +5,14 @@
 # %% auto #0
 __all__ = ['xor_data']
 
-# %% ../nbs/01_dataset.ipynb #15a124a9
+# %% ../nbs/01_dataset.ipynb #557da2e3
 import torch
+from .checks import check_dtype, check_device
 
-# %% ../nbs/01_dataset.ipynb #e7b49b08
+# %% ../nbs/01_dataset.ipynb #dd2b5af1
 def xor_data(dtype=torch.float32, device=None):
     "The XOR truth table as `X` (4, 2) and `y` (4, 1)."
+    dtype, device = check_dtype(dtype), check_device(device)
     X = torch.tensor([[0., 0.], [0., 1.], [1., 0.], [1., 1.]], dtype=dtype, device=device)
     y = torch.tensor([[0.], [1.], [1.], [0.]], dtype=dtype, device=device)
     return X, y

@@ -5,25 +5,25 @@
 # %% auto #0
 __all__ = ['DivergenceError', 'train']
 
-# %% ../nbs/08_training.ipynb #0c54726b
+# %% ../nbs/08_training.ipynb #338b5da4
 import math
 import torch
 from fastprogress.fastprogress import progress_bar
-from .checks import check_matrix, check_like, check_positive, check_int
+from .checks import check_matrix, check_like, check_positive, check_int, validated
 from .params import check_params
 from .forward import forward
 from .loss import mse
 from .backward import backward
 from .update import sgd_step
 
-# %% ../nbs/08_training.ipynb #b1e3bc43
+# %% ../nbs/08_training.ipynb #7979a605
 class DivergenceError(ArithmeticError):
     "Training stopped because the loss became NaN or infinite."
     def __init__(self, epoch, loss, lr, losses, params):
         self.epoch, self.loss, self.lr, self.losses, self.params = epoch, loss, lr, losses, params
         super().__init__(f"training diverged at epoch {epoch}: the loss became {loss}; lower the learning rate (lr={lr:g})")
 
-# %% ../nbs/08_training.ipynb #6aab42f8
+# %% ../nbs/08_training.ipynb #0d0cb454
 def train(X, y, params, lr=1.0, epochs=5000, log_every=None, progress=False):
     "Full-batch gradient descent on the MSE; returns the trained params and the loss of every epoch."
     W1 = check_params(params).W1
@@ -32,12 +32,13 @@ def train(X, y, params, lr=1.0, epochs=5000, log_every=None, progress=False):
     lr, epochs = check_positive(lr, 'lr'), check_int(epochs, 'epochs')
     if log_every is not None: log_every = check_int(log_every, 'log_every', min=1)
     losses, pb = [], progress_bar(range(epochs), leave=False) if progress else range(epochs)
-    for epoch in pb:
-        y_pred, cache = forward(X, params)
-        loss = mse(y_pred, y).item()
-        if not math.isfinite(loss): raise DivergenceError(epoch + 1, loss, lr, losses, params)
-        losses.append(loss)
-        params = sgd_step(params, backward(X, y, params, cache), lr)
-        if progress and epoch % 50 == 0: pb.comment = f"loss {loss:.6f}"
-        if log_every and (epoch + 1) % log_every == 0: print(f"Epoch {epoch + 1}/{epochs}, loss {loss:.6f}")
+    with validated():   # X, y and params were scanned above; the loss check below catches NaN from then on
+        for epoch in pb:
+            y_pred, cache = forward(X, params)
+            loss = mse(y_pred, y).item()
+            if not math.isfinite(loss): raise DivergenceError(epoch + 1, loss, lr, losses, params)
+            losses.append(loss)
+            params = sgd_step(params, backward(X, y, params, cache), lr)
+            if progress and epoch % 50 == 0: pb.comment = f"loss {loss:.6f}"
+            if log_every and (epoch + 1) % log_every == 0: print(f"Epoch {epoch + 1}/{epochs}, loss {loss:.6f}")
     return params, losses

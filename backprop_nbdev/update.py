@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['sgd_step']
 
-# %% ../nbs/07_update.ipynb #7a5421b5
+# %% ../nbs/07_update.ipynb #f364c458
 import torch
-from .checks import check_positive, check_like, describe
+from .checks import check_positive, check_like, check_finite, describe
 from .params import Params, check_params
 from .backward import Grads
 
-# %% ../nbs/07_update.ipynb #ab5fc167
+# %% ../nbs/07_update.ipynb #fe4c2a3d
 def sgd_step(params, grads, lr):
     "One gradient-descent step: θ ← θ - lr · dL/dθ for every parameter."
     check_params(params); lr = check_positive(lr, 'lr')
@@ -19,5 +19,5 @@ def sgd_step(params, grads, lr):
     for f, p, g in zip(Params._fields, params, grads):
         if not isinstance(g, torch.Tensor) or g.shape != p.shape:
             raise ValueError(f"grads.{f} must be a tensor of shape {tuple(p.shape)} like params.{f}, got {describe(g)}")
-        check_like(g, f"grads.{f}", p, f"params.{f}")
+        check_finite(check_like(g, f"grads.{f}", p, f"params.{f}"), f"grads.{f}")
     return Params(*(p - lr * g for p, g in zip(params, grads)))

@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+pip() { .venv/bin/python -m pip -q --disable-pip-version-check "$@" 2> >(grep -v -e '^WARNING: Location' -e 'BuildBackendWarning' >&2); }
+pip install --upgrade pip
 # torch first and pinned: an unpinned torch can pull a multi-GB CUDA build
-.venv/bin/python -m pip install -q --disable-pip-version-check "$TORCH_SPEC"
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"
+pip install "$TORCH_SPEC"
+pip install -e ".[dev]"

@@ -1,0 +1,194 @@
+"""Hypothesis fuzzing of the public API with malformed inputs.
+
+For every public function, start from a valid call, replace ONE argument with something drawn from a wide space of
+wrong things (None, str, list, numpy arrays, int/bool/complex/half tensors, wrong shapes, NaN/inf, huge and negative
+numbers, mismatched dtypes), and call it. The contract (issue 6): the call either succeeds or raises ValueError or
+TypeError (DivergenceError from train, FileNotFoundError/IsADirectoryError for paths), with a non-empty message that
+names the replaced argument. Anything else (IndexError, RuntimeError, AttributeError from deep inside torch) fails.
+
+SILENT lists inputs that were once accepted without any error; each must now be refused.
+"""
+import atexit, math, os, re, shutil, tempfile, warnings
+from contextlib import contextmanager
+import numpy as np
+import pytest, torch
+import matplotlib
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt
+from hypothesis import given, settings, HealthCheck, strategies as st
+import backprop_nbdev as bp
+
+X, Y = bp.xor_data()
+P = bp.init_params()
+YP, C = bp.forward(X, P)
+G = bp.backward(X, Y, P, C)
+TMP = tempfile.mkdtemp()
+atexit.register(shutil.rmtree, TMP, True)
+N = int(os.environ.get('FUZZ_EXAMPLES', 12))   # examples per argument; FUZZ_EXAMPLES=500 for a deep run
+MODEL = os.path.join(TMP, 'good.safetensors')
+bp.save_model(MODEL, P, data=(X, Y), seed=42)
+
+# ---------------------------------------------------------------- what a malformed input looks like
+DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.int32, torch.uint8, torch.bool, torch.complex64]
+FILLS = ['zeros', 'randn', 'nan', 'inf', '-inf', 'huge', 'neg_zero']
+
+@st.composite
+def tensors(draw, dtypes=DTYPES, shapes=None):
+    "A tensor of any dtype and small shape (0-3 dims, sizes 0-5), maybe holding NaN, ±inf or 1e38."
+    dtype = draw(st.sampled_from(dtypes))
+    shape = draw(shapes) if shapes is not None else tuple(draw(st.lists(st.integers(0, 5), max_size=3)))
+    fill = draw(st.sampled_from(FILLS))
+    t = torch.randn(shape, generator=torch.Generator().manual_seed(draw(st.integers(0, 99))))
+    t = {'zeros': t * 0, 'randn': t, 'nan': t.fill_(math.nan), 'inf': t.fill_(math.inf), '-inf': t.fill_(-math.inf),
+         'huge': t.fill_(1e38), 'neg_zero': t.fill_(-0.0)}[fill]
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')          # casting NaN to int warns
+        t = t.to(dtype)
+    if dtype.is_floating_point and draw(st.booleans()): t.requires_grad_()
+    return t
+
+def like(ref):
+    "Tensors close to `ref`: its shape with another dtype or bad values, or a neighbouring shape."
+    near = st.sampled_from([tuple(ref.shape), tuple(ref.shape[::-1]), tuple(ref.shape[:-1]), (*ref.shape, 1), (0, *ref.shape[1:])])
+    return tensors(shapes=near)
+
+junk = st.one_of(
+    st.none(), st.booleans(), st.text(max_size=4), st.integers(-2**70, 2**70), st.floats(),
+    st.lists(st.floats(), max_size=4), st.lists(st.lists(st.floats(-2, 2), min_size=2, max_size=2), min_size=4, max_size=4),
+    st.builds(np.zeros, st.sampled_from([(4, 2), (4, 1), (2, 3)])), st.just(object()), st.just({'a': 1}),
+    st.sampled_from([torch.float32, torch.int64, torch.device('cpu'), 'cpu', 'float32']),
+)
+anything = st.one_of(junk, tensors())
+
+def tuple_with_bad_field(base):
+    "`base` (a Params/Grads/Cache) with one field replaced, or its fields in a plain tuple/list."
+    def swap(i_v): return base._replace(**{base._fields[i_v[0]]: i_v[1]})
+    fields = st.one_of(st.builds(lambda i, t: (i, t), st.integers(0, 3), anything),
+                       st.builds(lambda i, t: (i, t), st.integers(0, 3), like(base[0])))
+    return st.one_of(fields.map(swap), st.just(tuple(base)), st.just(list(base)))
+
+def bad(arg):
+    "The malformed values to try for an argument called `arg`."
+    if arg == 'params': return st.one_of(anything, tuple_with_bad_field(P), st.just(bp.init_params(dtype=torch.float64)))
+    if arg == 'grads': return st.one_of(anything, tuple_with_bad_field(G))
+    if arg == 'cache': return st.one_of(anything, tuple_with_bad_field(C))
+    if arg in ('X', 'y', 'y_pred', 'x', 's'): return st.one_of(anything, like({'X': X, 'y': Y}.get(arg, YP)))
+    if arg in ('data', 'expect_data'): return st.one_of(anything, st.tuples(like(X), like(Y)), st.just((X,)))
+    return anything
+
+# ---------------------------------------------------------------- the calls
+def _save(**kw): return bp.save_model(os.path.join(TMP, 'fuzz.safetensors'), **kw)
+
+CASES = {  # name: (function, valid keyword arguments; each one is replaced in turn)
+    'xor_data': (bp.xor_data, dict(dtype=torch.float32, device=None)),
+    'init_params': (bp.init_params, dict(input_size=2, hidden_size=3, output_size=1, scale=0.5, seed=42, dtype=torch.float32, device=None)),
+    'sigmoid': (bp.sigmoid, dict(x=X)),
+    'sigmoid_grad': (bp.sigmoid_grad, dict(s=YP)),
+    'forward': (bp.forward, dict(X=X, params=P)),
+    'mse': (bp.mse, dict(y_pred=YP, y=Y)),
+    'mse_grad': (bp.mse_grad, dict(y_pred=YP, y=Y)),
+    'backward': (bp.backward, dict(X=X, y=Y, params=P, cache=C)),
+    'sgd_step': (bp.sgd_step, dict(params=P, grads=G, lr=1.0)),
+    'train': (bp.train, dict(X=X, y=Y, params=P, lr=1.0, epochs=3, log_every=None)),
+    'predict': (bp.predict, dict(X=X, params=P)),
+    'accuracy': (bp.accuracy, dict(y_pred=YP, y=Y)),
+    'autograd_grads': (bp.autograd_grads, dict(X=X, y=Y, params=P)),
+    'train_autograd': (bp.train_autograd, dict(X=X, y=Y, params=P, lr=1.0, epochs=3)),
+    'plot_decision_boundary': (bp.plot_decision_boundary, dict(params=P, X=X, y=Y, ax=None, bounds=None, n=5, cmap='RdYlBu_r')),
+    'decision_grid': (bp.decision_grid, dict(params=P, bounds=(-0.5, 1.5, -0.5, 1.5), n=5)),
+    'plot_loss': (bp.plot_loss, dict(losses=[0.3, 0.2], ax=None, label=None)),
+    'save_model': (_save, dict(params=P, data=(X, Y), activation='sigmoid', loss='mse', note='ok')),
+    'save_model(path)': (bp.save_model, dict(path=os.path.join(TMP, 'fuzz2.safetensors'), params=P)),
+    'load_model': (bp.load_model, dict(path=MODEL, expect_data=(X, Y))),
+    'data_fingerprint': (bp.data_fingerprint, dict(X=X, y=Y)),
+}
+
+ALLOWED = {'train': (ValueError, TypeError, bp.DivergenceError), 'train_autograd': (ValueError, TypeError, bp.DivergenceError),
+           'save_model(path)': (ValueError, TypeError, FileNotFoundError, IsADirectoryError),
+           'load_model': (ValueError, TypeError, FileNotFoundError, IsADirectoryError)}
+SLOW = dict(epochs=100, n=300, input_size=10**5, hidden_size=10**5, output_size=10**5)   # larger valid values: not fuzzed
+
+def _int(v): return isinstance(v, int) and not isinstance(v, bool)
+
+# ---------------------------------------------------------------- the contract
+def names(msg, arg):
+    "Does `msg` name `arg` as a word (so 'y' is not found inside 'dtype')?"
+    return re.search(rf"(?<![\w.]){re.escape(arg)}\b", msg) is not None
+
+@contextmanager
+def in_dir(d):
+    os.makedirs(d, exist_ok=True)
+    old = os.getcwd(); os.chdir(d)
+    try: yield
+    finally: os.chdir(old)
+
+# Two arguments that must agree (rows of X and y, shapes of y_pred and y): a message naming either one is fair.
+PARTNERS = dict(X=('y',), y=('X', 'y_pred'), y_pred=('y',))
+
+def check_call(fname, arg, value):
+    fn, kw = CASES[fname]
+    kw = dict(kw)
+    if arg in kw: kw[arg] = value
+    try:
+        with warnings.catch_warnings(), in_dir(os.path.join(TMP, fname)):   # junk str paths land in a scratch dir per function
+            warnings.simplefilter('ignore')
+            fn(**kw)
+    except ALLOWED.get(fname, (ValueError, TypeError)) as e:
+        msg = str(e)
+        assert msg.strip(), f"{fname}({arg}={value!r}) raised {type(e).__name__} with an empty message"
+        assert any(names(msg, a) for a in (arg, *PARTNERS.get(arg, ()))), f"{fname}({arg}=...) raised {type(e).__name__} whose message does not name {arg!r}: {msg}"
+    finally:
+        plt.close('all')
+
+ARGS = [(f, a) for f, (_, kw) in CASES.items() for a in kw]
+
+@pytest.mark.parametrize('fname, arg', ARGS, ids=[f'{f}-{a}' for f, a in ARGS])
+@settings(max_examples=N, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_malformed_argument(fname, arg, data):
+    value = data.draw(bad(arg), label=arg)
+    if _int(value) and value > SLOW.get(arg, 10**6):
+        return   # a valid but huge request (10**15 epochs, an n*n grid of terabytes) would be slow, not wrong
+    check_call(fname, arg, value)
+
+
+@settings(max_examples=30, deadline=None)
+@given(key=st.from_regex(r'[a-z][a-z_]{0,8}', fullmatch=True), value=anything)
+def test_save_model_metadata(key, value):
+    "Any extra metadata either saves (and loads back equal) or is refused with its own key in the message."
+    if key in ('path', 'params', 'data', 'activation', 'loss', 'format', 'format_version', 'library_version', 'architecture', 'sha256'): return
+    path = os.path.join(TMP, 'meta.safetensors')
+    try: bp.save_model(path, P, **{key: value})
+    except (ValueError, TypeError) as e:
+        assert names(str(e), key), str(e)
+        return
+    assert bp.load_model(path)[1][key] == value
+
+
+@settings(max_examples=40, deadline=None)
+@given(edits=st.lists(st.tuples(st.integers(0, 10**4), st.integers(0, 255)), min_size=1, max_size=4), cut=st.integers(0, 10**4))
+def test_load_model_mutated_file(edits, cut):
+    "A valid file with a few bytes changed and maybe cut short: ValueError, or (only if nothing changed) the same model."
+    good = open(MODEL, 'rb').read()
+    b = bytearray(good)
+    for i, v in edits: b[i % len(b)] = v
+    b = bytes(b[:len(good) - cut % 64 if cut % 3 == 0 else len(good)])
+    path = os.path.join(TMP, 'mutated.safetensors')
+    with open(path, 'wb') as f: f.write(b)
+    if b == good:
+        assert all(torch.equal(a, c) for a, c in zip(bp.load_model(path)[0], P)); return
+    with pytest.raises(ValueError, match='is not a valid model file'): bp.load_model(path)
+
+
+SILENT = [  # malformed inputs that once passed without any error (the caller got garbage): each must now be refused
+    ('xor_data(dtype=torch.int64) returns integer tensors', lambda: bp.xor_data(dtype=torch.int64)),
+    ('init_params(dtype=torch.int64) returns all-zero integer weights', lambda: bp.init_params(dtype=torch.int64)),
+    ('init_params(dtype=torch.complex64) returns complex weights', lambda: bp.init_params(dtype=torch.complex64)),
+    ('forward accepts NaN weights (check_params does not check finiteness) and returns NaN', lambda: bp.forward(X, P._replace(W2=torch.full((3, 1), math.nan)))),
+    ('sgd_step accepts NaN gradients and returns NaN weights', lambda: bp.sgd_step(P, G._replace(W1=torch.full((2, 3), math.nan)), 1.0)),
+    ('backward accepts a cache with NaN activations and returns NaN gradients', lambda: bp.backward(X, Y, P, C._replace(h=torch.full((4, 3), math.nan)))),
+]
+
+@pytest.mark.parametrize('what, call', SILENT, ids=[w.split(' ')[0] for w, _ in SILENT])
+def test_not_silently_accepted(what, call):
+    with pytest.raises((ValueError, TypeError)): call()
