@@ -20,10 +20,11 @@ from .datasets2d import *
 from .failures import *
 from .ensemble import *
 from .io import *
+from .playground_plus import *
 
 # Only the functions and classes: without this, `import *` would also hand out the submodules (and `io` would
 # shadow the standard library's).
 import importlib as _importlib
 __all__ = [n for _m in ('checks dataset params activations forward loss backward update training evaluation viz autograd '
-                        'playground gradcheck layers losses_optim datasets2d failures ensemble io').split()
+                        'playground gradcheck layers losses_optim datasets2d failures ensemble io playground_plus').split()
            for n in _importlib.import_module(f'.{_m}', __name__).__all__]

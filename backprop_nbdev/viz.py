@@ -60,7 +60,7 @@ def decision_grid(params, bounds=(-0.5, 1.5, -0.5, 1.5), n=100):
     zz = predict(torch.stack([xx.ravel(), yy.ravel()], 1), params)[:, 0]  # (n*n,)
     return xx.cpu().numpy(), yy.cpu().numpy(), zz.reshape(n, n).cpu().numpy()
 
-# %% ../nbs/10_viz.ipynb #d2bd015e
+# %% ../nbs/10_viz.ipynb #0c750b10
 def plot_decision_boundary(params, X, y, ax=None, bounds=None, n=100, cmap='RdYlBu_r'):
     "Filled contours of ŷ over the plane, the 0.5 boundary, and the points of X coloured by class y."
     check_matrix(X, 'X', cols=2); check_matrix(y, 'y', rows=X.shape[0], cols=1)
@@ -78,6 +78,7 @@ def plot_decision_boundary(params, X, y, ax=None, bounds=None, n=100, cmap='RdYl
     ax.figure.colorbar(cs, ax=ax, label='ŷ')
     cls = y[:, 0].detach().cpu().numpy()
     Xn = X.detach().cpu().numpy()
-    ax.scatter(Xn[:, 0], Xn[:, 1], c=np.where(cls > 0.5, 'tab:red', 'tab:blue'), s=150, edgecolors='k', linewidths=2, zorder=3)
+    big = len(Xn) <= 20   # a few points get big markers; a cloud gets small ones
+    ax.scatter(Xn[:, 0], Xn[:, 1], c=np.where(cls > 0.5, 'tab:red', 'tab:blue'), s=150 if big else 25, edgecolors='k', linewidths=2 if big else 0.5, zorder=3)
     ax.set(xlabel='$x_1$', ylabel='$x_2$', title='Decision boundary', xlim=bounds[:2], ylim=bounds[2:])
     return ax
