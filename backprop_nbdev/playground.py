@@ -110,7 +110,7 @@ def points_svg(X, y, bounds, size):
                    for a, b, c in zip(px, py, cls))
     return f'<svg width="{size}" height="{size}" style="display:block">{dots}</svg>'
 
-# %% ../nbs/12_playground.ipynb #a5817047
+# %% ../nbs/12_playground.ipynb #e09b9917
 def loss_svg(history, width=360, height=300, k=300):
     "The loss history as an SVG line on a log y-axis (decades ticked), sampled down to at most `k` points."
     L, R, T, B = 46, 10, 22, 26      # margins for the tick labels and the title
@@ -125,7 +125,7 @@ def loss_svg(history, width=360, height=300, k=300):
     lo, hi = np.floor(ls.min()), np.ceil(ls.max())
     hi = max(hi, lo + 1)
     sx, sy = lambda e: L + w * e / max(n - 1, 1), lambda v: T + h * (hi - v) / (hi - lo)
-    for d in range(int(lo), int(hi) + 1):
+    for d in range(int(lo), int(hi) + 1, max(1, int(np.ceil((hi - lo) / 6)))):   # at most about 7 labelled decades
         out.append(f'<line x1="{L}" x2="{L + w}" y1="{sy(d):.1f}" y2="{sy(d):.1f}" stroke="#ddd"/>'
                    f'<text x="{L - 4}" y="{sy(d) + 4:.1f}" text-anchor="end">1e{d}</text>')
     pts = ' '.join(f'{sx(i):.1f},{sy(v):.1f}' for i, v in zip(idx, ls))

@@ -15,7 +15,7 @@ from .checks import check_int, check_matrix, describe
 from .params import check_params
 from .evaluation import predict
 
-# %% ../nbs/10_viz.ipynb #16d591de
+# %% ../nbs/10_viz.ipynb #c76bc40f
 def _axes(ax, **fig_kw):
     "`ax` if it is a matplotlib Axes, a new one if it is None."
     if ax is None: return plt.subplots(**fig_kw)[1]
@@ -28,11 +28,12 @@ def plot_loss(losses, ax=None, label=None, **kwargs):
     try: losses = np.asarray(losses, dtype=float)
     except (TypeError, ValueError): raise TypeError(f"losses must be a sequence of numbers, got {describe(losses)}") from None
     if losses.ndim != 1 or len(losses) == 0: raise ValueError(f"losses must be a non-empty sequence of numbers, got an array of shape {losses.shape}")
-    if not np.isfinite(losses).all() or (losses <= 0).any(): raise ValueError("losses must be finite and > 0 for a log scale, got NaN/inf or values <= 0")
+    if not np.isfinite(losses).all() or (losses < 0).any(): raise ValueError("losses must be finite and >= 0, got NaN/inf or negative values")
     if label is not None and not isinstance(label, str): raise TypeError(f"label must be a string or None, got {describe(label)}")
     ax = _axes(ax, figsize=(6, 4))
     ax.plot(np.arange(1, len(losses) + 1), losses, label=label, **kwargs)
-    ax.set(yscale='log', xlabel='epoch', ylabel='loss (MSE)', title='Training loss')
+    ax.set_yscale('log', nonpositive='clip')   # a loss of exactly 0 sits at the bottom edge instead of vanishing
+    ax.set(xlabel='epoch', ylabel='loss (MSE)', title='Training loss')
     ax.grid(True, alpha=0.3)
     if label: ax.legend()
     return ax
