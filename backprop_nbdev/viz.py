@@ -61,8 +61,8 @@ def decision_grid(params, bounds=(-0.5, 1.5, -0.5, 1.5), n=100):
     zz = predict(torch.stack([xx.ravel(), yy.ravel()], 1), params)[:, 0]  # (n*n,)
     return xx.cpu().numpy(), yy.cpu().numpy(), zz.reshape(n, n).cpu().numpy()
 
-# %% ../nbs/10_viz.ipynb #0c750b10
-def plot_decision_boundary(params, X, y, ax=None, bounds=None, n=100, cmap='RdYlBu_r'):
+# %% ../nbs/10_viz.ipynb #332cc282
+def plot_decision_boundary(params, X, y, ax=None, bounds=None, n=100, cmap='RdYlBu_r', grid=decision_grid):
     "Filled contours of ŷ over the plane, the 0.5 boundary, and the points of X coloured by class y."
     check_matrix(X, 'X', cols=2); check_matrix(y, 'y', rows=X.shape[0], cols=1)
     if bounds is None:
@@ -72,7 +72,8 @@ def plot_decision_boundary(params, X, y, ax=None, bounds=None, n=100, cmap='RdYl
     try: cmap = matplotlib.colormaps[cmap] if isinstance(cmap, str) else cmap
     except KeyError: raise ValueError(f"cmap must be a matplotlib colormap or its name, got {cmap!r}") from None
     if not isinstance(cmap, matplotlib.colors.Colormap): raise TypeError(f"cmap must be a matplotlib colormap or its name, got {describe(cmap)}")
-    xx, yy, zz = decision_grid(params, bounds, n)
+    if not callable(grid): raise TypeError(f"grid must be a function (params, bounds, n) -> (xx, yy, zz) like decision_grid, got {describe(grid)}")
+    xx, yy, zz = grid(params, bounds, n)
     ax = _axes(ax, figsize=(5, 4.5))
     cs = ax.contourf(xx, yy, zz, levels=np.linspace(0, 1, 21), cmap=cmap, alpha=0.8)
     if zz.min() < 0.5 < zz.max(): ax.contour(xx, yy, zz, levels=[0.5], colors='k', linewidths=1.5)  # only if ŷ crosses 0.5 in view

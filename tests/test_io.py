@@ -3,8 +3,8 @@ import json, os, struct
 import pytest, torch
 import safetensors.torch
 from hypothesis import given, settings, strategies as st, HealthCheck
-from backprop_nbdev import Params, init_params, xor_data, train
-from backprop_nbdev.io import save_model, load_model, data_fingerprint, atomic_write
+from backprop_nbdev import Params, init_params, xor_data, train, mlp, fit, SGD, BCEWithLogitsLoss, from_params, Sequential, Linear, Tanh
+from backprop_nbdev.io import save_model, load_model, save_net, load_net, net_architecture, data_fingerprint, atomic_write
 
 
 def bits(t):
@@ -24,6 +24,23 @@ def saved(tmp_path, trained):
     X, y, params, losses = trained
     path = tmp_path / 'model.safetensors'
     save_model(path, params, data=(X, y), lr=1.0, epochs=200, seed=42, dataset='xor', final_loss=losses[-1])
+    return path
+
+
+@pytest.fixture(scope='module')
+def trained_net():
+    "A depth-3 ReLU network with a logit output, trained a little on XOR with the cross-entropy."
+    X, y = xor_data()
+    net = mlp([2, 5, 5, 5, 1], 'relu', None, 0.5, seed=3)
+    losses = fit(net, BCEWithLogitsLoss(), SGD(net.params(), 0.5), X, y, epochs=200)
+    return X, y, net, losses
+
+
+@pytest.fixture
+def saved_net(tmp_path, trained_net):
+    X, y, net, losses = trained_net
+    path = tmp_path / 'net.safetensors'
+    save_net(path, net, data=(X, y), loss='bce', lr=0.5, epochs=200, seed=3, dataset='xor', final_loss=losses[-1])
     return path
 
 
@@ -61,7 +78,45 @@ def test_metadata_and_fingerprint(saved, trained):
     with pytest.raises(ValueError, match='expect_data must be the data'): load_model(saved, expect_data=(X.double(), y.double()))
 
 
-def test_every_truncation_fails(saved):
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+@pytest.mark.parametrize('sizes, act, out', [([2, 5, 5, 5, 1], 'relu', None), ([3, 4, 2], 'tanh', 'sigmoid'), ([2, 7, 3, 4, 6, 2], 'sigmoid', None)])
+def test_net_round_trip_bit_exact(tmp_path, dtype, sizes, act, out):
+    net = mlp(sizes, act, out, 0.5, seed=5, dtype=dtype)
+    X = torch.randn(6, sizes[0], generator=torch.Generator().manual_seed(0), dtype=dtype)
+    back, meta = load_net(save_net(tmp_path / 'n.safetensors', net, seed=5))
+    assert repr(back) == repr(net)
+    assert all(b.dtype == dtype and bits(a) == bits(b) for a, b in zip(net.params(), back.params()))
+    assert bits(back(X)) == bits(net(X))
+    assert meta['architecture'] == dict(sizes=sizes, activation=act, depth=len(sizes) - 2, output='sigmoid' if out else 'logits',
+                                        loss='mse' if out else 'bce', dtype=str(dtype)[6:])
+    assert meta['format_version'] == 2 and meta['seed'] == 5
+
+
+def test_trained_net_round_trip(saved_net, trained_net):
+    X, y, net, losses = trained_net
+    back, meta = load_net(saved_net, expect_data=(X, y))
+    assert all(bits(a) == bits(b) for a, b in zip(net.params(), back.params()))
+    assert bits(back(X)) == bits(net(X)) and meta['final_loss'] == losses[-1]
+    with pytest.raises(ValueError, match='expect_data must be the data'): load_net(saved_net, expect_data=(X, 1 - y))
+    with pytest.raises(ValueError, match='read it with load_net'): load_model(saved_net)
+
+
+def test_load_net_reads_course_files(saved, trained):
+    net, meta = load_net(saved)
+    assert repr(net) == 'Sequential(Linear(2, 3), Sigmoid(), Linear(3, 1), Sigmoid())'
+    assert all(bits(a) == bits(b) for a, b in zip(trained[2], net.params()))
+    assert meta == load_model(saved)[1]
+
+
+def test_same_net_same_bytes(saved_net, trained_net, tmp_path):
+    X, y, net, losses = trained_net
+    again = save_net(tmp_path / 'again.safetensors', net, data=(X, y), loss='bce', lr=0.5, epochs=200, seed=3, dataset='xor', final_loss=losses[-1])
+    assert open(again, 'rb').read() == saved_net.read_bytes()
+
+
+@pytest.mark.parametrize('kind', ['saved', 'saved_net'])
+def test_every_truncation_fails(request, kind):
+    saved = request.getfixturevalue(kind)
     good = saved.read_bytes()
     bad = saved.with_name('cut.safetensors')
     for n in range(len(good)):
@@ -70,14 +125,17 @@ def test_every_truncation_fails(saved):
         assert str(bad) in str(e.value)
 
 
+@pytest.mark.parametrize('kind', ['saved', 'saved_net'])
 @pytest.mark.parametrize('mask', [0x01, 0x80, 0xFF])
-def test_every_corrupted_byte_fails(saved, mask):
-    "Flip bits in every byte of the file: header, metadata or weights, load_model must notice."
+def test_every_corrupted_byte_fails(request, kind, mask):
+    "Flip bits in every byte of the file: header, metadata or weights, load_model and load_net must notice."
+    saved = request.getfixturevalue(kind)
     good = saved.read_bytes()
     bad = saved.with_name('flip.safetensors')
     for i in range(len(good)):
         b = bytearray(good); b[i] ^= mask
         bad.write_bytes(bytes(b))
+        with pytest.raises(ValueError, match='is not a valid model file'): load_net(bad)
         with pytest.raises(ValueError, match='is not a valid model file'): load_model(bad)
 
 
@@ -110,6 +168,61 @@ def _rewrite(src, dst, tensors=None, **meta_changes):
 def test_mismatched_files_fail(saved, change, message):
     bad = _rewrite(saved, saved.with_name('mis.safetensors'), **change)
     with pytest.raises(ValueError, match=__import__('re').escape(message)): load_model(bad)
+
+
+def _net_tensors(sizes, drop=()):
+    return {f'{k}{i}': torch.zeros((n_in, n_out) if k == 'W' else (n_out,)) for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]), 1)
+            for k in 'Wb' if f'{k}{i}' not in drop}
+
+ARCH = dict(sizes=[2, 5, 5, 5, 1], activation='relu', depth=3, output='logits', loss='bce', dtype='float32')
+
+@pytest.mark.parametrize('change, message', [
+    (dict(tensors=_net_tensors([2, 5, 5, 5, 1], drop=('b3',))), "expected exactly ['W1', 'b1', 'W2', 'b2', 'W3', 'b3', 'W4', 'b4']"),
+    (dict(tensors={**_net_tensors([2, 5, 5, 5, 1]), 'W5': torch.zeros(1, 1)}), "expected exactly ['W1', 'b1', 'W2', 'b2', 'W3', 'b3', 'W4', 'b4']"),
+    (dict(tensors=_net_tensors([2, 5, 4, 5, 1])), "its tensor W2 is a torch.float32 tensor of shape (5, 4), which does not match"),
+    (dict(tensors=_net_tensors([2, 5, 5, 5, 1]), architecture=ARCH | dict(sizes=[2, 5, 5, 1], depth=2)), "expected exactly ['W1', 'b1', 'W2', 'b2', 'W3', 'b3'] for sizes [2, 5, 5, 1]"),
+    (dict(tensors={k: v.double() for k, v in _net_tensors([2, 5, 5, 5, 1]).items()}), "which does not match its architecture metadata"),
+    (dict(tensors={k: v.int() for k, v in _net_tensors([2, 5, 5, 5, 1]).items()}, architecture=ARCH | dict(dtype='int32')), "expected a floating-point int32 tensor"),
+    (dict(architecture=ARCH | dict(depth=2)), 'is not a network this version can build'),
+    (dict(architecture=ARCH | dict(activation='gelu')), 'is not a network this version can build'),
+    (dict(architecture=ARCH | dict(output='sigmoid')), 'is not a network this version can build'),
+    (dict(architecture=ARCH | dict(sizes=[2, 5, 0, 5, 1])), 'is not a network this version can build'),
+    (dict(architecture=ARCH | dict(sizes=[2, 5.0, 5, 5, 1])), 'is not a network this version can build'),
+    (dict(architecture=dict(input_size=2, hidden_size=5, output_size=1)), 'is not a network this version can build'),
+    (dict(format_version=1), "expected exactly ['W1', 'b1', 'W2', 'b2']"),
+    (dict(lr=0.25), 'its checksum does not match'),
+])
+def test_mismatched_net_files_fail(saved_net, change, message):
+    bad = _rewrite(saved_net, saved_net.with_name('mis.safetensors'), **change)
+    for load in (load_net, load_model):
+        with pytest.raises(ValueError, match=__import__('re').escape(message)) as e: load(bad)
+        assert str(bad) in str(e.value)
+
+
+def test_save_net_refuses(saved_net, trained_net, trained):
+    "Networks load_net could not rebuild, contradictory losses and bad values are refused before the disk is touched."
+    good, net = saved_net.read_bytes(), trained_net[2]
+    nan_net = mlp([2, 3, 3, 1]); nan_net.layers[2].W[1, 1] = float('nan')
+    lin = lambda i, o: Linear(torch.ones(i, o), torch.zeros(o))
+    for args, kw, exc, msg in [
+        ((trained[2],), {}, TypeError, 'net must be a Sequential'),
+        ((mlp([2, 1]),), {}, ValueError, 'at least one hidden layer'),
+        ((Sequential(lin(2, 3), Tanh(), lin(4, 1)),), {}, ValueError, "net's Linear layers must fit together"),
+        ((Sequential(*mlp([2, 3, 3, 1], 'tanh').layers[:3], *mlp([2, 3, 3, 1], 'relu').layers[3:]),), {}, ValueError, 'one kind of activation'),
+        ((net,), dict(loss='mse'), ValueError, "loss must be 'bce' (or None)"),
+        ((net,), dict(loss=['bce']), ValueError, "loss must be 'bce' (or None)"),
+        ((nan_net,), {}, ValueError, 'net.W2 must hold only finite values'),
+        ((net,), dict(data=(torch.zeros(3, 2), torch.zeros(4, 1))), ValueError, 'data[1] (y) must have one row per row'),
+        ((net,), dict(format_version=1), ValueError, 'are reserved'),
+        ((net,), dict(note=object()), TypeError, 'note must be JSON-serialisable'),
+    ]:
+        with pytest.raises(exc, match=__import__('re').escape(msg)): save_net(saved_net, *args, **kw)
+    assert saved_net.read_bytes() == good
+    assert sorted(p.name for p in saved_net.parent.iterdir()) == [saved_net.name]
+
+
+def test_net_architecture_of_course_net(trained):
+    assert net_architecture(from_params(trained[2])) == dict(sizes=[2, 3, 1], activation='sigmoid', depth=1, output='sigmoid', loss='mse', dtype='float32')
 
 
 def test_foreign_and_missing_files(tmp_path):
