@@ -180,6 +180,5 @@ def main(argv=None):
         if isinstance(e, OSError): return _error(f"could not write the results: {e}", 1)
         raise                                               # a ValueError while training is a bug: keep its traceback
 
-# %% ../nbs/22_cli.ipynb #3353cb02
-#| eval: false
-if __name__ == '__main__': sys.exit(main())
+# %% ../nbs/22_cli.ipynb #968a8f07
+if __name__ == '__main__' and sys.argv[0].endswith('cli.py'): sys.exit(main())
