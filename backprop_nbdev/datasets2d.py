@@ -6,14 +6,14 @@
 __all__ = ['generators_2d', 'xor4', 'xor_cloud', 'circles', 'moons', 'spirals', 'gaussians', 'make_2d', 'DigitsSplit',
            'load_digits_split']
 
-# %% ../nbs/17_datasets.ipynb #16e5ee48
+# %% ../nbs/17_datasets.ipynb #3eba5bcd
 import math
 from typing import NamedTuple
 import torch
-from .checks import check_int, check_positive, describe
+from .checks import check_int, check_positive, check_dtype, check_device, describe
 from .dataset import xor_data
 
-# %% ../nbs/17_datasets.ipynb #f94ccc69
+# %% ../nbs/17_datasets.ipynb #3ac79762
 def _check_noise(v):
     if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0):
         raise ValueError(f"noise must be a finite number >= 0, got {describe(v)}")
@@ -26,6 +26,7 @@ def _setup(n, noise, seed):
 
 def _finish(X0, X1, noise, g, dtype, device):
     "Stack both classes, add noise, shuffle: X (n, 2), y (n, 1)."
+    dtype, device = check_dtype(dtype), check_device(device)
     X = torch.cat([X0, X1])
     X = X + noise * torch.randn(X.shape, generator=g)
     y = torch.cat([torch.zeros(len(X0)), torch.ones(len(X1))])[:, None]
@@ -35,7 +36,7 @@ def _finish(X0, X1, noise, g, dtype, device):
 def _angles(n, lo, hi, g): return lo + (hi - lo) * torch.rand(n, generator=g)
 def _circle(t, r=1.): return r * torch.stack([t.cos(), t.sin()], 1)
 
-# %% ../nbs/17_datasets.ipynb #b5b17967
+# %% ../nbs/17_datasets.ipynb #ef716bc7
 def xor4(dtype=torch.float32, device=None):
     "The four XOR points: X (4, 2), y (4, 1). Same as `xor_data`."
     return xor_data(dtype=dtype, device=device)
@@ -46,14 +47,14 @@ def xor_cloud(n=200, noise=0.15, seed=0, dtype=torch.float32, device=None):
     C0, C1 = torch.tensor([[0., 0.], [1., 1.]]), torch.tensor([[0., 1.], [1., 0.]])
     return _finish(C0[torch.arange(n0) % 2], C1[torch.arange(n1) % 2], noise, g, dtype, device)
 
-# %% ../nbs/17_datasets.ipynb #7404ef56
+# %% ../nbs/17_datasets.ipynb #6bfc5685
 def circles(n=200, noise=0.05, factor=0.5, seed=0, dtype=torch.float32, device=None):
     "Class 0 on the unit circle, class 1 on the circle of radius `factor` inside it."
     n0, n1, noise, g = _setup(n, noise, seed)
     factor = check_positive(factor, 'factor')
     return _finish(_circle(_angles(n0, 0, 2 * math.pi, g)), _circle(_angles(n1, 0, 2 * math.pi, g), factor), noise, g, dtype, device)
 
-# %% ../nbs/17_datasets.ipynb #e19e30ba
+# %% ../nbs/17_datasets.ipynb #88df237a
 def moons(n=200, noise=0.1, seed=0, dtype=torch.float32, device=None):
     "Two interleaving half circles: class 0 above, class 1 below and shifted."
     n0, n1, noise, g = _setup(n, noise, seed)
@@ -61,7 +62,7 @@ def moons(n=200, noise=0.1, seed=0, dtype=torch.float32, device=None):
     X1 = torch.tensor([1., .5]) - _circle(_angles(n1, 0, math.pi, g))
     return _finish(X0, X1, noise, g, dtype, device)
 
-# %% ../nbs/17_datasets.ipynb #f34f8916
+# %% ../nbs/17_datasets.ipynb #3167859b
 def spirals(n=200, noise=0.03, turns=1.5, seed=0, dtype=torch.float32, device=None):
     "Two interleaved spiral arms of `turns` turns, radius 0 to 1; arm k is class k."
     n0, n1, noise, g = _setup(n, noise, seed)
@@ -71,24 +72,24 @@ def spirals(n=200, noise=0.03, turns=1.5, seed=0, dtype=torch.float32, device=No
         return t[:, None] * _circle(2 * math.pi * turns * t + k * math.pi)
     return _finish(arm(n0, 0), arm(n1, 1), noise, g, dtype, device)
 
-# %% ../nbs/17_datasets.ipynb #128c64d8
+# %% ../nbs/17_datasets.ipynb #74ee4d1b
 def gaussians(n=200, noise=1.0, distance=3.0, seed=0, dtype=torch.float32, device=None):
     "Two Gaussian clouds of std `noise` whose centres are `distance` apart along the diagonal."
     n0, n1, noise, g = _setup(n, noise, seed)
     c = check_positive(distance, 'distance') / 2 / math.sqrt(2) * torch.ones(2)
     return _finish(-c.expand(n0, 2), c.expand(n1, 2), noise, g, dtype, device)
 
-# %% ../nbs/17_datasets.ipynb #cc0d0d4c
+# %% ../nbs/17_datasets.ipynb #27f24b20
 generators_2d = dict(xor4=xor4, xor_cloud=xor_cloud, circles=circles, moons=moons, spirals=spirals, gaussians=gaussians)
 
 def make_2d(name, n=200, noise=None, seed=0, dtype=torch.float32, device=None):
     "The 2-D dataset `name` (one of `generators_2d`): X (n, 2), y (n, 1)."
-    if name not in generators_2d: raise ValueError(f"name must be one of {list(generators_2d)}, got {describe(name)}")
+    if not isinstance(name, str) or name not in generators_2d: raise ValueError(f"name must be one of {list(generators_2d)}, got {describe(name)}")
     if name == 'xor4': return xor4(dtype=dtype, device=device)
     kw = {} if noise is None else dict(noise=noise)
     return generators_2d[name](n=n, seed=seed, dtype=dtype, device=device, **kw)
 
-# %% ../nbs/17_datasets.ipynb #017287bc
+# %% ../nbs/17_datasets.ipynb #fdcfaad9
 class DigitsSplit(NamedTuple):
     "Standardised digits: X (n, 64) floats and y (n,) integer labels, for training and held-out testing."
     X_train: torch.Tensor
@@ -101,8 +102,9 @@ def load_digits_split(test_size=0.2, seed=0, dtype=torch.float32, device=None):
     from sklearn.datasets import load_digits                # imported here: scikit-learn takes a second to import
     from sklearn.model_selection import train_test_split
     if not (isinstance(test_size, float) and 0 < test_size < 1): raise ValueError(f"test_size must be a float in (0, 1), got {describe(test_size)}")
+    seed, dtype, device = check_int(seed, 'seed', max=2**32 - 1), check_dtype(dtype), check_device(device)   # scikit-learn's seeds are 32-bit
     X, y = load_digits(return_X_y=True)
-    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_size, random_state=check_int(seed, 'seed'), stratify=y)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
     mu, sd = Xtr.mean(0), Xtr.std(0)
     sd[sd == 0] = 1
     f = lambda a: torch.tensor((a - mu) / sd, dtype=dtype, device=device)

@@ -14,7 +14,7 @@ from .activations import sigmoid, sigmoid_grad
 from .forward import Cache
 from .backward import Grads
 
-# %% ../nbs/20_ensemble.ipynb #1325c901
+# %% ../nbs/20_ensemble.ipynb #a38adbcf
 def stack_params(ps):
     "Stack a list of same-shaped `Params` into one `Params` whose tensors have a leading network dimension N."
     ps = list(ps) if not isinstance(ps, Params) else None
@@ -46,23 +46,25 @@ def member(P, k):
 
 def init_ensemble(seeds, input_size=2, hidden_size=3, output_size=1, scale=0.5, dtype=torch.float32, device=None):
     "N networks, network k drawn exactly as `init_params(..., seed=seeds[k])`."
+    if not isinstance(seeds, (list, tuple, range)) or len(seeds) == 0: raise TypeError(f"seeds must be a non-empty list of integer seeds, got {describe(seeds)}")
+    seeds = [check_int(s, f"seeds[{k}]", max=2**64 - 1) for k, s in enumerate(seeds)]
     return stack_params(init_params(input_size, hidden_size, output_size, scale, s, dtype, device) for s in seeds)
 
-# %% ../nbs/20_ensemble.ipynb #b6ce1488
+# %% ../nbs/20_ensemble.ipynb #bd8d7849
 def _forward(X, W1, b1, W2, b2):
     z1 = X @ W1 + b1[:, None]    # (N, n, h)
     h = sigmoid(z1)
     z2 = h @ W2 + b2[:, None]    # (N, n, n_out)
     return Cache(z1, h, z2, sigmoid(z2))
 
-def _check_data(X, y, P):
+def _check_data(X, y, P, with_y=True):
     W1, W2 = check_ensemble(P).W1, P.W2
     check_like(check_matrix(X, 'X', cols=W1.shape[1]), 'X', W1, 'P.W1')
-    if y is not None: check_like(check_matrix(y, 'y', rows=X.shape[0], cols=W2.shape[2]), 'y', X, 'X')
+    if with_y: check_like(check_matrix(y, 'y', rows=X.shape[0], cols=W2.shape[2]), 'y', X, 'X')
 
 def ensemble_forward(X, P):
     "Run all N networks of `P` on the shared `X` (n, n_in): predictions (N, n, n_out) and the `Cache`."
-    _check_data(X, None, P)
+    _check_data(X, None, P, with_y=False)
     c = _forward(X, *P)
     return c.y_pred, c
 

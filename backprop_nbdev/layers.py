@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = ['Layer', 'Linear', 'Sigmoid', 'Tanh', 'ReLU', 'Sequential', 'mlp', 'from_params', 'to_params']
 
-# %% ../nbs/15_layers.ipynb #620256e2
+# %% ../nbs/15_layers.ipynb #e542eccc
 import torch
-from .checks import check_tensor, check_matrix, check_like, check_int, check_positive, describe
-from .params import Params, check_params, xavier_std
+from .checks import check_tensor, check_matrix, check_like, check_int, check_positive, check_dtype, check_device, describe
+from .params import Params, check_params, xavier_std, max_weights, max_scale
 from .activations import sigmoid, sigmoid_grad
 
 # %% ../nbs/15_layers.ipynb #f5d4e222
@@ -115,7 +115,7 @@ class Sequential(Layer):
     def grads(self): return [g for l in self.layers for g in l.grads()]
     def __repr__(self): return "Sequential(" + ", ".join(map(repr, self.layers)) + ")"
 
-# %% ../nbs/15_layers.ipynb #5dd13310
+# %% ../nbs/15_layers.ipynb #8cbe3d23
 _acts = dict(sigmoid=Sigmoid, tanh=Tanh, relu=ReLU)
 
 def _act(a, name):
@@ -125,16 +125,21 @@ def _act(a, name):
     raise ValueError(f"{name} must be one of {sorted(_acts)} or a Layer class{' or None' if name == 'out_act' else ''}, got {describe(a)}")
 
 def _std(scale, n_in, n_out):
-    if scale == 'xavier': return xavier_std(n_in, n_out)
-    if scale == 'he': return (2 / n_in) ** 0.5
-    return check_positive(scale, "scale (a number > 0, 'xavier' or 'he')")
+    if isinstance(scale, str) and scale == 'xavier': return xavier_std(n_in, n_out)
+    if isinstance(scale, str) and scale == 'he': return (2 / n_in) ** 0.5
+    s = check_positive(scale, "scale (a number > 0, 'xavier' or 'he')")
+    if s > max_scale: raise ValueError(f"scale must be at most {max_scale:g}, got {scale}")
+    return s
 
 def mlp(sizes, act='sigmoid', out_act=None, scale='xavier', seed=42, dtype=torch.float32, device=None):
     "A `Sequential` of `Linear` layers of `sizes`, with `act` after each hidden layer and `out_act` (None: logits) after the last."
     if not isinstance(sizes, (list, tuple)) or len(sizes) < 2: raise ValueError(f"sizes must be a list of at least two layer sizes, e.g. [2, 3, 1], got {describe(sizes)}")
     sizes = [check_int(n, f"sizes[{i}]", 1) for i, n in enumerate(sizes)]
+    n_w = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    if n_w > max_weights: raise ValueError(f"sizes must give at most {max_weights:,} weights, got {n_w:,}")
     Act, Out = _act(act, 'act'), _act(out_act, 'out_act')
-    g = torch.Generator().manual_seed(check_int(seed, 'seed'))
+    dtype, device = check_dtype(dtype), check_device(device)
+    g = torch.Generator().manual_seed(check_int(seed, 'seed', max=2**64 - 1))
     layers = []
     for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         W = torch.randn(n_in, n_out, generator=g) * _std(scale, n_in, n_out)   # float32 draws, then cast: same numbers in every dtype

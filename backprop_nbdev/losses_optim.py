@@ -124,15 +124,16 @@ class Momentum(SGD):
 
     def __repr__(self): return f"Momentum(lr={self.lr:g}, beta={self.beta:g})"
 
-# %% ../nbs/16_losses_optim.ipynb #1dff81ea
+# %% ../nbs/16_losses_optim.ipynb #2a6890d0
 class Batches:
     "Iterate (X[i], y[i]) mini-batches, reshuffled every pass by a seeded generator; `batch_size=None`: one full batch in order."
     def __init__(self, X, y, batch_size=None, seed=0, shuffle=True):
         check_tensor(X, 'X')
-        if not isinstance(y, torch.Tensor) or len(y) != len(X): raise ValueError(f"y must be a tensor with one row per row of X ({len(X)}), got {describe(y)}")
+        if X.ndim == 0 or len(X) == 0: raise ValueError(f"X must have at least one row, got {describe(X)}")
+        if not isinstance(y, torch.Tensor) or y.ndim == 0 or len(y) != len(X): raise ValueError(f"y must be a tensor with one row per row of X ({len(X)}), got {describe(y)}")
         self.X, self.y, self.shuffle = X, y, shuffle
         self.bs = None if batch_size is None else check_int(batch_size, 'batch_size', 1)
-        self.g = torch.Generator().manual_seed(check_int(seed, 'seed'))
+        self.g = torch.Generator().manual_seed(check_int(seed, 'seed', max=2**64 - 1))
 
     def __len__(self): return 1 if self.bs is None else math.ceil(len(self.X) / self.bs)
 

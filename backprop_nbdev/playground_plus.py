@@ -31,7 +31,7 @@ def _choice(v, name, options):
     if not isinstance(v, str) or v not in options: raise ValueError(f"{name} must be one of {list(options)}, got {describe(v)}")
     return v
 
-# %% ../nbs/23_playground_plus.ipynb #62d8ccd3
+# %% ../nbs/23_playground_plus.ipynb #b766b41e
 class NetTrainer:
     "Full-batch SGD of an mlp with `depth` hidden layers of `hidden` units, a chunk of epochs at a time; knows nothing of widgets."
     def __init__(self, X, y, hidden=3, lr=1.0, seed=42, activation='sigmoid', depth=1, loss='mse', scale=0.5):
@@ -44,7 +44,7 @@ class NetTrainer:
         X = check_matrix(self.X, 'X')
         check_like(check_matrix(self.y, 'y', rows=X.shape[0]), 'y', X, 'X')
         act, loss = _choice(self.activation, 'activation', _ACTIVATIONS), _choice(self.loss, 'loss', _LOSSES)
-        hidden, depth = check_int(self.hidden, 'hidden', 1), check_int(self.depth, 'depth', 1, _MAX_DEPTH)
+        hidden, depth = check_int(self.hidden, 'hidden', 1, 1024), check_int(self.depth, 'depth', 1, _MAX_DEPTH)   # a playground, not a data centre
         self.sizes = [X.shape[1]] + [hidden] * depth + [self.y.shape[1]]
         self.net = mlp(self.sizes, act, 'sigmoid' if loss == 'mse' else None, self.scale, self.seed, X.dtype, X.device)
         self.loss_fn = MSELoss() if loss == 'mse' else BCEWithLogitsLoss()

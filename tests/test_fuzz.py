@@ -78,6 +78,11 @@ def bad(arg):
 
 # ---------------------------------------------------------------- the calls
 def _save(**kw): return bp.save_model(os.path.join(TMP, 'fuzz.safetensors'), **kw)
+def _net(): return bp.mlp([2, 3, 1], 'sigmoid', 'sigmoid', scale=0.5, seed=42)
+def _fit(net, **kw):
+    net = _net() if net is None else net
+    return bp.fit(net, bp.MSELoss(), bp.SGD(_net().params() if not isinstance(net, bp.Sequential) else net.params(), 0.5), **kw)
+def _save_net(net, **kw): return bp.save_net(os.path.join(TMP, 'fuzz_net.safetensors'), _net() if net is None else net, **kw)
 
 CASES = {  # name: (function, valid keyword arguments; each one is replaced in turn)
     'xor_data': (bp.xor_data, dict(dtype=torch.float32, device=None)),
@@ -98,6 +103,16 @@ CASES = {  # name: (function, valid keyword arguments; each one is replaced in t
     'decision_grid': (bp.decision_grid, dict(params=P, bounds=(-0.5, 1.5, -0.5, 1.5), n=5)),
     'plot_loss': (bp.plot_loss, dict(losses=[0.3, 0.2], ax=None, label=None)),
     'save_model': (_save, dict(params=P, data=(X, Y), activation='sigmoid', loss='mse', note='ok')),
+    'mlp': (bp.mlp, dict(sizes=[2, 4, 1], act='tanh', out_act='sigmoid', scale=0.5, seed=1, dtype=torch.float32, device=None)),
+    'fit': (_fit, dict(net=None, X=X, y=Y, epochs=3, batch_size=None, seed=0)),
+    'save_net': (_save_net, dict(net=None, data=(X, Y), loss='mse')),
+    'load_net': (bp.load_net, dict(path=MODEL, expect_data=(X, Y))),
+    'init_ensemble': (bp.init_ensemble, dict(seeds=[0, 1], input_size=2, hidden_size=3, output_size=1, scale=0.5, dtype=torch.float32, device=None)),
+    'train_ensemble': (bp.train_ensemble, dict(X=X, y=Y, P=bp.init_ensemble([0, 1]), lr=1.0, epochs=3)),
+    'make_2d': (bp.make_2d, dict(name='moons', n=20, noise=0.1, seed=0, dtype=torch.float32, device=None)),
+    'load_digits_split': (bp.load_digits_split, dict(test_size=0.2, seed=0, dtype=torch.float32, device=None)),
+    'NetTrainer': (bp.NetTrainer, dict(X=X, y=Y, hidden=3, lr=1.0, seed=42, activation='tanh', depth=2, loss='bce', scale=0.5)),
+    'numerical_grad': (bp.numerical_grad, dict(f=lambda ps: sum((p ** 2).sum() for p in ps), params=P, eps=1e-6)),
     'save_model(path)': (bp.save_model, dict(path=os.path.join(TMP, 'fuzz2.safetensors'), params=P)),
     'load_model': (bp.load_model, dict(path=MODEL, expect_data=(X, Y))),
     'data_fingerprint': (bp.data_fingerprint, dict(X=X, y=Y)),
@@ -105,7 +120,9 @@ CASES = {  # name: (function, valid keyword arguments; each one is replaced in t
 
 ALLOWED = {'train': (ValueError, TypeError, bp.DivergenceError), 'train_autograd': (ValueError, TypeError, bp.DivergenceError),
            'save_model(path)': (ValueError, TypeError, FileNotFoundError, IsADirectoryError),
-           'load_model': (ValueError, TypeError, FileNotFoundError, IsADirectoryError)}
+           'load_model': (ValueError, TypeError, FileNotFoundError, IsADirectoryError),
+           'load_net': (ValueError, TypeError, FileNotFoundError, IsADirectoryError),
+           'save_net': (ValueError, TypeError, FileNotFoundError, IsADirectoryError)}
 SLOW = dict(epochs=100, n=300, input_size=10**5, hidden_size=10**5, output_size=10**5)   # larger valid values: not fuzzed
 
 def _int(v): return isinstance(v, int) and not isinstance(v, bool)
