@@ -24,7 +24,7 @@ def _check_path(path, name='path'):
     if not p or '\0' in p: raise ValueError(f"{name} must be a non-empty file path without NUL characters, got {p!r}")
     return p
 
-# %% ../nbs/21_io.ipynb #ccf6d926
+# %% ../nbs/21_io.ipynb #f1225885
 def _mode_for(path):
     "Keep an existing file's permissions; otherwise the usual 0o666 minus the umask (mkstemp would give 0o600)."
     if os.path.exists(path): return os.stat(path).st_mode & 0o777
@@ -45,6 +45,7 @@ def atomic_write(path):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder): raise FileNotFoundError(f"path's directory {folder} does not exist")
     if os.path.isdir(path): raise IsADirectoryError(f"path must be a file, got the directory {path}")
+    if path.endswith(('/', os.sep)): raise ValueError(f"path must name a file, got {path!r}, which ends with a separator")
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix='.tmp')
     try:
         with os.fdopen(fd, 'wb') as f:

@@ -145,13 +145,16 @@ class Batches:
             j = idx[i:i + self.bs]
             yield self.X[j], self.y[j]
 
-# %% ../nbs/16_losses_optim.ipynb #89cd2ac2
+# %% ../nbs/16_losses_optim.ipynb #c1b56f67
 def fit(net, loss, opt, X, y, epochs=100, batch_size=None, seed=0, on_epoch=None):
     "Train `net` in place with `loss` and `opt` on mini-batches of (X, y); returns the loss of every epoch."
     if not isinstance(net, Layer): raise TypeError(f"net must be a Layer such as Sequential or mlp(...), got {describe(net)}")
     if not isinstance(loss, Loss): raise TypeError(f"loss must be a Loss such as MSELoss(), got {describe(loss)}")
     if not isinstance(opt, SGD): raise TypeError(f"opt must be an optimiser such as SGD(net.params(), lr), got {describe(opt)}")
     epochs, batches, losses = check_int(epochs, 'epochs'), Batches(X, y, batch_size, seed), []
+    if net.params():   # check X against the first layer here, so the message names X, not a layer's input deep inside
+        W = net.params()[0]
+        check_like(check_matrix(X, 'X', cols=W.shape[0]), 'X', W, "the network's weights")
     for epoch in range(1, epochs + 1):
         total = 0.
         for Xb, yb in batches:
