@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['TrainerState', 'Trainer', 'colour_table', 'heatmap_rgb', 'png_bytes', 'points_svg', 'loss_svg', 'Playground']
 
-# %% ../nbs/12_playground.ipynb #a093b8ee
-import asyncio, inspect, io, struct, sys, time, traceback, zlib
+# %% ../nbs/12_playground.ipynb #f46fb0c2
+import asyncio, inspect, io, struct, sys, time, traceback, weakref, zlib
 from contextlib import contextmanager
 from html import escape
 from typing import NamedTuple
@@ -162,7 +162,7 @@ def _css(w, cls, **layout):
     for k, v in layout.items(): setattr(w.layout, k, v)
     return w
 
-# %% ../nbs/12_playground.ipynb #03d091ff
+# %% ../nbs/12_playground.ipynb #49bd824c
 class _Live:
     "The playground's behaviour: actions posted to the loop's thread, the paced frame loop, drawing, errors."
     def _post(self, action):
@@ -288,6 +288,7 @@ class _Live:
     def close(self):
         "Pause, then close every widget inside (ipywidgets keeps a widget, and its frontend model, alive until closed)."
         self._pause()
+        self._live.discard(self)
         stack = [*self.children, self.dataset_menu]
         while stack:
             w = stack.pop()
@@ -300,9 +301,10 @@ class _Live:
         if _has_frontend(): return super()._repr_mimebundle_(**kwargs)
         return {'image/png': self.static_png(), 'text/plain': f'Playground(epoch={self.trainer.epoch}, lr={self.trainer.lr:g}, hidden={self.trainer.hidden})'}
 
-# %% ../nbs/12_playground.ipynb #cd7b0b29
+# %% ../nbs/12_playground.ipynb #63a7fd70
 class Playground(_Live, widgets.VBox):
     "Live training widget: lr, hidden units, seed, speed, Play/Pause, Step, Reset; boundary heatmap, loss curve, readout."
+    _live = weakref.WeakSet()   # every playground in this kernel, so a new one can pause the others
     def __init__(self, lr=1.0, hidden=3, seed=42, speed=10, grid=100, fps=60, size=300, curve_every=3, datasets=None):
         self.datasets = dict(datasets or {'xor': xor_data})
         self.grid, self.size = check_int(grid, 'grid', min=2), check_int(size, 'size', min=10)
@@ -319,6 +321,8 @@ class Playground(_Live, widgets.VBox):
                           widgets.HBox([self.play_button, self.step_button, self.reset_button]),
                           widgets.HBox([self.board, self.loss_view]), self.readout, self.error_area])
         self.add_class('bp-playground')
+        for other in [p for p in self._live if p.playing]: other._post(other._pause)   # a re-run cell must not leave an unseen one training
+        self._live.add(self)
         with _one_thread(): self.draw()
 
     def _controls(self, lr, hidden, seed, speed):
