@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['TrainerState', 'Trainer', 'colour_table', 'heatmap_rgb', 'png_bytes', 'points_svg', 'loss_svg', 'Playground']
 
-# %% ../nbs/12_playground.ipynb #f46fb0c2
+# %% ../nbs/12_playground.ipynb #68bf14ed
 import asyncio, inspect, io, struct, sys, time, traceback, weakref, zlib
 from contextlib import contextmanager
 from html import escape
@@ -20,7 +20,7 @@ from .checks import check_int, check_matrix, check_positive, describe
 from .dataset import xor_data
 from .params import Params, init_params
 from .loss import mse
-from .training import train, DivergenceError
+from .training import train, DivergenceError, one_thread
 from .evaluation import predict, accuracy
 from .viz import decision_grid, plot_decision_boundary, plot_loss
 
@@ -133,19 +133,11 @@ def loss_svg(history, width=360, height=300, k=300):
             f'<text x="{L}" y="{height - 8}">1</text><text x="{L + w}" y="{height - 8}" text-anchor="end">epoch {n:,}</text></svg>']
     return ''.join(out)
 
-# %% ../nbs/12_playground.ipynb #dde2650f
+# %% ../nbs/12_playground.ipynb #832a6efb
 def _running_loop():
     "The event loop running in this thread, or None."
     try: return asyncio.get_running_loop()
     except RuntimeError: return None
-
-@contextmanager
-def _one_thread():
-    "Run torch on one thread: for these tiny tensors a thread pool only adds wake-up latency (tens of ms on a busy machine)."
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try: yield
-    finally: torch.set_num_threads(n)
 
 def _has_frontend():
     "True inside a running Jupyter kernel, where a frontend may render widgets."
@@ -162,7 +154,7 @@ def _css(w, cls, **layout):
     for k, v in layout.items(): setattr(w.layout, k, v)
     return w
 
-# %% ../nbs/12_playground.ipynb #49bd824c
+# %% ../nbs/12_playground.ipynb #6371206e
 class _Live:
     "The playground's behaviour: actions posted to the loop's thread, the paced frame loop, drawing, errors."
     def _post(self, action):
@@ -174,7 +166,7 @@ class _Live:
     def _guard(self, action):
         self._show_error(None)
         try:
-            with _one_thread(): action()
+            with one_thread(): action()
         except Exception as e: self._fail(e)
 
     def _fail(self, e):
@@ -234,7 +226,7 @@ class _Live:
 
     # the loop
     def _frame(self):
-        with _one_thread():
+        with one_thread():
             self.trainer.step(self.speed_slider.value)
             self.draw()
 
@@ -301,7 +293,7 @@ class _Live:
         if _has_frontend(): return super()._repr_mimebundle_(**kwargs)
         return {'image/png': self.static_png(), 'text/plain': f'Playground(epoch={self.trainer.epoch}, lr={self.trainer.lr:g}, hidden={self.trainer.hidden})'}
 
-# %% ../nbs/12_playground.ipynb #63a7fd70
+# %% ../nbs/12_playground.ipynb #191182ad
 class Playground(_Live, widgets.VBox):
     "Live training widget: lr, hidden units, seed, speed, Play/Pause, Step, Reset; boundary heatmap, loss curve, readout."
     _live = weakref.WeakSet()   # every playground in this kernel, so a new one can pause the others
@@ -323,7 +315,7 @@ class Playground(_Live, widgets.VBox):
         self.add_class('bp-playground')
         for other in [p for p in self._live if p.playing]: other._post(other._pause)   # a re-run cell must not leave an unseen one training
         self._live.add(self)
-        with _one_thread(): self.draw()
+        with one_thread(): self.draw()
 
     def _controls(self, lr, hidden, seed, speed):
         st, wide = dict(description_width='90px'), '340px'
