@@ -6,13 +6,13 @@
 __all__ = ['DATASETS', 'DTYPES', 'ACTIVATIONS', 'LOSSES', 'MAX_DEPTH', 'COURSE', 'make_parser', 'check_args', 'write_outputs',
            'run', 'evaluate', 'main']
 
-# %% ../nbs/22_cli.ipynb #e1d1434d
+# %% ../nbs/22_cli.ipynb #95a6423f
 import argparse, json, os, sys, time
 import torch
 from . import __version__
 from .checks import check_positive, check_int
 from .dataset import xor_data
-from .datasets2d import circles, moons, spirals
+from .datasets2d import make_2d
 from .params import Params, init_params
 from .training import train, DivergenceError
 from .evaluation import predict, accuracy
@@ -21,15 +21,13 @@ from .viz import plot_loss, plot_decision_boundary
 from .io import save_model, save_net, load_net, net_architecture, data_fingerprint, atomic_write
 from .activations import sigmoid
 from .losses_optim import BCEWithLogitsLoss
-from .playground_plus import NetTrainer, net_grid, _ACTIVATIONS, _LOSSES, _MAX_DEPTH
+from .playground_plus import NetTrainer, net_grid, _ACTIVATIONS, _LOSSES, _LOSS_NAMES, _MAX_DEPTH
 from fastprogress.fastprogress import progress_bar
 
-# %% ../nbs/22_cli.ipynb #bd195484
+# %% ../nbs/22_cli.ipynb #fc6d8ec1
 DATASETS = {
     'xor': lambda dtype, seed: xor_data(dtype),
-    'circles': lambda dtype, seed: circles(seed=seed, dtype=dtype),
-    'moons': lambda dtype, seed: moons(seed=seed, dtype=dtype),
-    'spirals': lambda dtype, seed: spirals(seed=seed, dtype=dtype),
+    **{name: (lambda dtype, seed, name=name: make_2d(name, seed=seed, dtype=dtype)) for name in ('circles', 'moons', 'spirals')},
 }
 DTYPES = {'float32': torch.float32, 'float64': torch.float64}
 ACTIVATIONS, LOSSES, MAX_DEPTH = _ACTIVATIONS, _LOSSES, _MAX_DEPTH
@@ -79,7 +77,7 @@ def check_args(args, parser):
         except OSError as e: raise ValueError(f"--out must be a directory that can be created, got {args.out} ({e.strerror})") from None
     return args
 
-# %% ../nbs/22_cli.ipynb #e4a8fa41
+# %% ../nbs/22_cli.ipynb #72295814
 def _say(args, *msg):
     if not args.quiet: print(*msg, flush=True)
 
@@ -91,14 +89,13 @@ def _net_grid(net, bounds, n):
     return net_grid(net, bounds, n, logits=net_architecture(net)['output'] == 'logits')
 
 def write_outputs(out, params, losses, X, y, meta):
-    "Write model.safetensors, losses.json, loss.png and boundary.png to `out`; `params` is `Params` or an mlp-shaped net. Return the paths."
+    "Write model.safetensors, losses.json, loss.png and boundary.png to the directory `out` (`check_args` creates it); `params` is `Params` or an mlp-shaped net. Return the paths."
     from matplotlib.figure import Figure
-    os.makedirs(out, exist_ok=True)
     paths = [os.path.join(out, n) for n in ('model.safetensors', 'losses.json', 'loss.png', 'boundary.png')]
     course = isinstance(params, Params)
     (save_model if course else save_net)(paths[0], params, data=(X, y), **meta)    # the model first: it is what matters if a plot fails
     with atomic_write(paths[1]) as f: f.write(json.dumps(losses).encode())
-    fig = Figure(figsize=(6, 4)); plot_loss(losses, ax=fig.subplots()); fig.tight_layout(); _png(fig, paths[2])
+    fig = Figure(figsize=(6, 4)); plot_loss(losses, ax=fig.subplots(), ylabel=f"loss ({_LOSS_NAMES[meta['loss']]})"); fig.tight_layout(); _png(fig, paths[2])
     fig = Figure(figsize=(5, 4.5)); ax = fig.subplots()
     plot_decision_boundary(params, X, y, ax=ax, **({} if course else dict(grid=_net_grid)))
     fig.tight_layout(); _png(fig, paths[3])
@@ -147,14 +144,15 @@ def run(args):
         _say(args, "wrote " + ", ".join(write_outputs(args.out, model, losses, X, y, meta)))
     return 0
 
-# %% ../nbs/22_cli.ipynb #8e10f60e
+# %% ../nbs/22_cli.ipynb #1b6fe091
 def evaluate(args):
     "Load `args.load`, check it against its dataset, print loss and accuracy; return the exit code."
     net, meta = load_net(args.load)
     name, arch = meta.get('dataset', 'xor'), net_architecture(net)
     if name not in DATASETS: raise ValueError(f"{args.load} was trained on dataset {name!r}, which this version cannot rebuild (it knows {sorted(DATASETS)})")
     X, y = DATASETS[name](net.params()[0].dtype, meta.get('seed', 0))
-    if meta.get('data', data_fingerprint(X, y)) != data_fingerprint(X, y): raise ValueError(f"{args.load} was trained on other data than today's {name!r} dataset (fingerprints differ)")
+    fp = data_fingerprint(X, y)
+    if meta.get('data', fp) != fp: raise ValueError(f"{args.load} was trained on other data than today's {name!r} dataset (fingerprints differ)")
     with torch.no_grad(): out = net(X)
     logits = arch['output'] == 'logits'
     L, y_pred = (BCEWithLogitsLoss()(out, y), sigmoid(out)) if logits else (mse(out, y), out)

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['stack_params', 'check_ensemble', 'member', 'init_ensemble', 'ensemble_forward', 'ensemble_backward', 'train_ensemble',
-           'ensemble_accuracy', 'solves']
+           'ensemble_accuracy', 'solves', 'first_below']
 
 # %% ../nbs/20_ensemble.ipynb #6ff0b1df
 import torch
@@ -107,9 +107,17 @@ def ensemble_accuracy(y_pred, y):
     right = ((y_pred > 0.5).to(y.dtype) == y) & y_pred.isfinite()
     return right.flatten(1).float().mean(1)
 
-# %% ../nbs/20_ensemble.ipynb #7b021851
-def solves(X, y, seeds, hidden_size=3, scale=0.5, lr=1.0, epochs=5000):
-    "For each seed, whether its n_in-h-n_out sigmoid network reaches accuracy 1.0 on (X, y) after `epochs` of full-batch training."
+# %% ../nbs/20_ensemble.ipynb #d39bed61
+def solves(X, y, seeds, hidden_size=3, scale=0.5, lr=1.0, epochs=5000, with_losses=False):
+    "For each seed, whether its n_in-h-n_out sigmoid network reaches accuracy 1.0 on (X, y) after `epochs` of full-batch training (and, `with_losses`, the losses (epochs, N))."
     P = init_ensemble(seeds, X.shape[1], hidden_size, y.shape[1], scale, X.dtype, X.device)
-    P, _ = train_ensemble(X, y, P, lr=lr, epochs=epochs)
-    return ensemble_accuracy(ensemble_forward(X, P)[0], y) == 1.0
+    P, L = train_ensemble(X, y, P, lr=lr, epochs=epochs)
+    ok = ensemble_accuracy(ensemble_forward(X, P)[0], y) == 1.0
+    return (ok, L) if with_losses else ok
+
+def first_below(L, v=0.2):
+    "For each column of the losses `L` (epochs, N), the first epoch (counting from 1) with loss < v; -1 if never."
+    check_tensor(L, 'L')
+    if L.ndim != 2: raise ValueError(f"L must be a 2-D tensor of losses (epochs, N), got {describe(L)}")
+    below = L < v
+    return torch.where(below.any(0), below.float().argmax(0) + 1, -1)

@@ -5,19 +5,19 @@
 # %% auto #0
 __all__ = ['predict', 'accuracy', 'Table', 'results_table']
 
-# %% ../nbs/09_evaluation.ipynb #333b231f
+# %% ../nbs/09_evaluation.ipynb #6049b984
 import html
 import torch
 from .checks import check_tensor, check_finite, check_like, describe
 from .forward import forward
 from .loss import mse
 
-# %% ../nbs/09_evaluation.ipynb #8b1df3b2
+# %% ../nbs/09_evaluation.ipynb #ce0ed547
 def predict(X, params):
     "The network's output ŷ for `X`, with no gradient bookkeeping."
     with torch.no_grad(): return forward(X, params)[0]
 
-# %% ../nbs/09_evaluation.ipynb #845cfa17
+# %% ../nbs/09_evaluation.ipynb #9b148be5
 def accuracy(y_pred, y):
     "Fraction of entries where ŷ > 0.5 agrees with the 0/1 target y."
     check_tensor(y_pred, 'y_pred'); check_tensor(y, 'y'); check_like(y, 'y', y_pred, 'y_pred'); check_finite(y_pred, 'y_pred')
@@ -25,7 +25,7 @@ def accuracy(y_pred, y):
     if not ((y == 0) | (y == 1)).all(): raise ValueError(f"y must hold only 0/1 labels, got values {y.unique().tolist()[:5]}")
     return ((y_pred > 0.5).to(y.dtype) == y).float().mean().item()
 
-# %% ../nbs/09_evaluation.ipynb #b8fa5bd2
+# %% ../nbs/09_evaluation.ipynb #d7e1f93a
 class Table:
     "Rows of values that show as HTML in Jupyter and as aligned text elsewhere."
     def __init__(self, header, rows): self.header, self.rows = list(header), [list(r) for r in rows]
@@ -39,7 +39,7 @@ class Table:
         head, *body = self._cells()
         return f"<table><thead><tr>{esc(head, 'th')}</tr></thead><tbody>" + ''.join(f"<tr>{esc(r, 'td')}</tr>" for r in body) + "</tbody></table>"
 
-# %% ../nbs/09_evaluation.ipynb #bb22d1bd
+# %% ../nbs/09_evaluation.ipynb #66b23013
 def results_table(X, y, y_pred):
     "One row per sample: input, prediction, target and whether it is right."
     check_tensor(X, 'X')

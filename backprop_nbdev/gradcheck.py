@@ -6,19 +6,19 @@
 __all__ = ['numerical_grad', 'rel_error', 'GradTable', 'compare_grads', 'reference_forward', 'reference_steps', 'BackwardCheck',
            'check_backward']
 
-# %% ../nbs/13_gradcheck.ipynb #21386e1d
+# %% ../nbs/13_gradcheck.ipynb #6e971e80
 import math, linecache, traceback
 from collections.abc import Sequence
 import torch
 from .checks import check_tensor, check_matrix, check_like, check_positive, describe
-from .params import Params, check_params
+from .params import Params, check_params, init_params
 from .activations import sigmoid, sigmoid_grad
 from .forward import Cache
 from .loss import mse, mse_grad
 from .backward import Grads, Steps
 from .evaluation import Table
 from .dataset import xor_data
-from .params import init_params
+from .autograd import _leaves
 
 # %% ../nbs/13_gradcheck.ipynb #dd54921f
 def _rebuild(params, ts):
@@ -89,7 +89,7 @@ def compare_grads(mine, reference, rtol=1e-5, atol=1e-8):
     if len(ms) != len(rs): raise ValueError(f"reference must hold {len(ms)} tensors like mine, got {len(rs)}")
     return GradTable({n: _compare(n, a, b, rtol, atol) for n, a, b in zip(names, ms, rs)})
 
-# %% ../nbs/13_gradcheck.ipynb #3bbb089f
+# %% ../nbs/13_gradcheck.ipynb #9d1c6118
 _acts = dict(sigmoid=sigmoid, tanh=torch.tanh)
 _losses = dict(mse=mse, bce=lambda y_pred, y: -(y * torch.log(y_pred) + (1 - y) * torch.log(1 - y_pred)).mean())
 
@@ -110,7 +110,7 @@ def reference_forward(X, params, hidden_act='sigmoid'):
 def reference_steps(X, y, params, hidden_act='sigmoid', loss='mse'):
     "All eight quantities of the backward pass, computed by autograd with `retain_grad` on the intermediates."
     lf = _choice(loss, 'loss', _losses)
-    ps = [t.detach().clone().requires_grad_() for t in check_params(params)]
+    ps = _leaves(check_params(params))
     y_pred, c = reference_forward(X, Params(*ps), hidden_act)
     for t in (c.h, c.z2, c.y_pred, c.z1): t.retain_grad()
     lf(y_pred, y).backward()
@@ -230,7 +230,7 @@ class BackwardCheck:
         import html
         return f'<pre style="color:{"green" if self.ok else "#b00"}">{html.escape(str(self))}</pre>'
 
-# %% ../nbs/13_gradcheck.ipynb #6802c5bc
+# %% ../nbs/13_gradcheck.ipynb #32ecf6c7
 _grad_of = dict(dW2='W2', db2='b2', dW1='W1', db1='b1')
 
 def _where(spec, X, p, y):
@@ -257,7 +257,9 @@ def _run(fn, spec, hidden_act, loss):
     c = reference_forward(X, p, hidden_act)[1]
     data, where = (X, y, p, c, reference_steps(X, y, p, hidden_act, loss)), _where(spec, X, p, y)
     try: out = fn(X.clone(), y.clone(), Params(*(t.clone() for t in p)), Cache(*(t.clone() for t in c)))
-    except Exception as e: return (*_crash(fn, e)[:1], data, where, _crash(fn, e)[1])
+    except Exception as e:
+        got, msg = _crash(fn, e)
+        return got, data, where, msg
     got = _as_quantities(out)
     if got is None: return {}, data, where, f"must return Steps(dy_pred, dz2, dW2, db2, dh, dz1, dW1, db1), got {describe(out)}"
     return got, data, where, None

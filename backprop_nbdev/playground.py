@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['TrainerState', 'Trainer', 'colour_table', 'heatmap_rgb', 'png_bytes', 'points_svg', 'loss_svg', 'Playground']
 
-# %% ../nbs/12_playground.ipynb #68bf14ed
+# %% ../nbs/12_playground.ipynb #0029f92c
 import asyncio, inspect, io, struct, sys, time, traceback, weakref, zlib
 from contextlib import contextmanager
 from html import escape
@@ -16,7 +16,7 @@ import ipywidgets as widgets
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from .checks import check_int, check_matrix, check_positive, describe
+from .checks import check_int, check_matrix, check_positive
 from .dataset import xor_data
 from .params import Params, init_params
 from .loss import mse
@@ -110,13 +110,13 @@ def points_svg(X, y, bounds, size):
                    for a, b, c in zip(px, py, cls))
     return f'<svg width="{size}" height="{size}" style="display:block">{dots}</svg>'
 
-# %% ../nbs/12_playground.ipynb #e09b9917
-def loss_svg(history, width=360, height=300, k=300):
-    "The loss history as an SVG line on a log y-axis (decades ticked), sampled down to at most `k` points."
+# %% ../nbs/12_playground.ipynb #f19f0ff3
+def loss_svg(history, width=360, height=300, k=300, label='loss (MSE)'):
+    "The loss history as an SVG line on a log y-axis (decades ticked) titled `label`, sampled down to at most `k` points."
     L, R, T, B = 46, 10, 22, 26      # margins for the tick labels and the title
     w, h = width - L - R, height - T - B
     out = [f'<svg width="{width}" height="{height}" style="display:block;font:11px sans-serif">',
-           f'<text x="{L}" y="14">loss (MSE), log scale</text>',
+           f'<text x="{L}" y="14">{escape(label)}, log scale</text>',
            f'<rect x="{L}" y="{T}" width="{w}" height="{h}" fill="none" stroke="#888"/>']
     n = len(history)
     if n == 0: return ''.join(out + [f'<text x="{L + 10}" y="{T + 20}" fill="#888">press Play or Step</text></svg>'])
@@ -154,7 +154,7 @@ def _css(w, cls, **layout):
     for k, v in layout.items(): setattr(w.layout, k, v)
     return w
 
-# %% ../nbs/12_playground.ipynb #6371206e
+# %% ../nbs/12_playground.ipynb #bad6dab4
 class _Live:
     "The playground's behaviour: actions posted to the loop's thread, the paced frame loop, drawing, errors."
     def _post(self, action):
@@ -195,9 +195,15 @@ class _Live:
 
     def _set_dataset(self):
         X, y = self.datasets[self.dataset_menu.value]()
+        trainer = self._make_trainer(X, y)   # checks the data before anything is redrawn
         self._use_data(X, y)
-        self.trainer.X, self.trainer.y = X, y
+        self.trainer = trainer
         self._rebuild()
+
+    def _make_trainer(self, X, y):
+        "A new trainer of the current kind on (X, y), with the current trainer's hidden, lr, seed and scale."
+        t = self.trainer
+        return type(t)(X, y, hidden=t.hidden, lr=t.lr, seed=t.seed, scale=t.scale)
 
     def _step(self):
         self._pause()
@@ -293,7 +299,7 @@ class _Live:
         if _has_frontend(): return super()._repr_mimebundle_(**kwargs)
         return {'image/png': self.static_png(), 'text/plain': f'Playground(epoch={self.trainer.epoch}, lr={self.trainer.lr:g}, hidden={self.trainer.hidden})'}
 
-# %% ../nbs/12_playground.ipynb #191182ad
+# %% ../nbs/12_playground.ipynb #21b8d335
 class Playground(_Live, widgets.VBox):
     "Live training widget: lr, hidden units, seed, speed, Play/Pause, Step, Reset; boundary heatmap, loss curve, readout."
     _live = weakref.WeakSet()   # every playground in this kernel, so a new one can pause the others
@@ -344,6 +350,6 @@ class Playground(_Live, widgets.VBox):
         self.error_area = _css(widgets.HTML(), 'bp-error', width='720px', display='none')
 
     def _use_data(self, X, y):
-        if X.shape[1] != 2: raise ValueError(f"datasets must give X with 2 columns to draw in the plane, got {describe(X)}")
+        check_matrix(X, 'X', cols=2)   # the playground draws in the plane
         self.bounds = _bounds(X)
         self.points.value = points_svg(X, y, self.bounds, self.size)

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['NetTrainer', 'net_grid', 'playground_datasets', 'PlaygroundPlus']
 
-# %% ../nbs/23_playground_plus.ipynb #4c3953ec
+# %% ../nbs/23_playground_plus.ipynb #2653cc76
 import io
 from functools import partial
 from html import escape
@@ -17,7 +17,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from .checks import check_int, check_like, check_matrix, describe, validated
 from .activations import sigmoid
 from .training import DivergenceError
-from .viz import _check_bounds, plot_loss
+from .viz import _check_bounds, plot_loss, plot_decision_boundary
+from .evaluation import accuracy
 from .layers import Layer, Linear, mlp
 from .losses_optim import MSELoss, BCEWithLogitsLoss, SGD, fit
 from .datasets2d import generators_2d, make_2d
@@ -31,7 +32,7 @@ def _choice(v, name, options):
     if not isinstance(v, str) or v not in options: raise ValueError(f"{name} must be one of {list(options)}, got {describe(v)}")
     return v
 
-# %% ../nbs/23_playground_plus.ipynb #b766b41e
+# %% ../nbs/23_playground_plus.ipynb #9e57d0b0
 class NetTrainer:
     "Full-batch SGD of an mlp with `depth` hidden layers of `hidden` units, a chunk of epochs at a time; knows nothing of widgets."
     def __init__(self, X, y, hidden=3, lr=1.0, seed=42, activation='sigmoid', depth=1, loss='mse', scale=0.5):
@@ -89,8 +90,7 @@ class NetTrainer:
         with torch.no_grad(), validated():     # after a divergence the outputs are NaN: the state says so rather than raising
             out = self.net(self.X)
             L = self.loss_fn(out, self.y).item()
-        y_pred = sigmoid(out) if self.logits else out
-        acc = ((y_pred > 0.5).to(self.y.dtype) == self.y).float().mean().item()
+            acc = accuracy(sigmoid(out) if self.logits else out, self.y)
         return TrainerState(self.epoch, L, acc, tuple(p.detach().clone() for p in self.params))
 
 # %% ../nbs/23_playground_plus.ipynb #13710489
@@ -122,7 +122,7 @@ def _banner(svg, epoch, size):
                        f'<text x="{m}" y="{m - 6}" text-anchor="middle" fill="#b00" style="font:bold 16px sans-serif">diverged at epoch {epoch:,}</text>'
                        f'<text x="{m}" y="{m + 18}" text-anchor="middle" fill="#b00" style="font:13px sans-serif">lower the learning rate, then Reset</text></svg>')
 
-# %% ../nbs/23_playground_plus.ipynb #2f13cb2f
+# %% ../nbs/23_playground_plus.ipynb #18969b63
 class _PlusLive:
     "Drawing and error display of `PlaygroundPlus`, for any `NetTrainer` network."
     def draw(self):
@@ -143,7 +143,7 @@ class _PlusLive:
     def _loss_name(self): return _LOSS_NAMES['bce' if self.trainer.logits else 'mse']
 
     def _draw_curve(self):
-        self.loss_view.value = loss_svg(self.trainer.history, height=self.size).replace('loss (MSE)', f'loss ({self._loss_name()})')
+        self.loss_view.value = loss_svg(self.trainer.history, height=self.size, label=f'loss ({self._loss_name()})')
 
     def _show_error(self, e):
         super()._show_error(e)
@@ -161,15 +161,17 @@ class _PlusLive:
         fig, t, (x0, x1, y0, y1) = self._fig, self.trainer, self.bounds
         fig.clear()
         a, b = fig.subplots(1, 2)
-        if t.diverged is None: a.imshow(heatmap_rgb(net_grid(t.net, self.bounds, self.grid, t.logits)[2], self._lut), extent=(x0, x1, y0, y1), aspect='auto')
-        else: a.text(0.5, 0.5, f'diverged at epoch {t.diverged:,}\nlower the learning rate, then Reset', color='#b00', ha='center', va='center', transform=a.transAxes,
-                    zorder=4, bbox=dict(facecolor='white', alpha=0.85, edgecolor='none'))
-        Xn, cls = t.X.detach().cpu().numpy(), t.y[:, 0].detach().cpu().numpy() > 0.5
-        a.scatter(Xn[:, 0], Xn[:, 1], c=np.where(cls, 'tab:red', 'tab:blue'), s=150 if len(Xn) <= 20 else 20, edgecolors='k', zorder=3)
+        if t.diverged is None: plot_decision_boundary(t.net, t.X, t.y, ax=a, bounds=self.bounds, n=self.grid, grid=partial(net_grid, logits=t.logits))
+        else:
+            a.text(0.5, 0.5, f'diverged at epoch {t.diverged:,}\nlower the learning rate, then Reset', color='#b00', ha='center', va='center', transform=a.transAxes,
+                   zorder=4, bbox=dict(facecolor='white', alpha=0.85, edgecolor='none'))
+            Xn, cls = t.X.detach().cpu().numpy(), t.y[:, 0].detach().cpu().numpy() > 0.5
+            a.scatter(Xn[:, 0], Xn[:, 1], c=np.where(cls, 'tab:red', 'tab:blue'), s=150 if len(Xn) <= 20 else 20, edgecolors='k', zorder=3)
         a.set(xlabel='$x_1$', ylabel='$x_2$', title=f'net {t.arch}', xlim=(x0, x1), ylim=(y0, y1))
-        if t.history: plot_loss(np.clip(t.history, 1e-12, None), ax=b).set_ylabel(f'loss ({self._loss_name()})')   # log axis: no 0
+        if t.history: plot_loss(t.history, ax=b, ylabel=f'loss ({self._loss_name()})')
         else: b.set(title='Training loss', xlabel='epoch'); b.text(0.5, 0.5, 'epoch 0: no loss yet', ha='center', transform=b.transAxes)
         fig.suptitle(f'{self.dataset_menu.value} · epoch {t.epoch:,} · lr {t.lr:.3g}')
+        fig.tight_layout()   # room for the boundary's colour bar between the two panels
         buf = io.BytesIO()
         FigureCanvasAgg(fig).print_png(buf)
         return buf.getvalue()

@@ -15,25 +15,26 @@ from .checks import check_int, check_matrix, describe
 from .params import check_params
 from .evaluation import predict
 
-# %% ../nbs/10_viz.ipynb #c76bc40f
+# %% ../nbs/10_viz.ipynb #7288853a
 def _axes(ax, **fig_kw):
     "`ax` if it is a matplotlib Axes, a new one if it is None."
     if ax is None: return plt.subplots(**fig_kw)[1]
     if not isinstance(ax, matplotlib.axes.Axes): raise TypeError(f"ax must be a matplotlib Axes or None, got {describe(ax)}")
     return ax
 
-def plot_loss(losses, ax=None, label=None, **kwargs):
-    "Plot a loss history on a log y-axis."
+def plot_loss(losses, ax=None, label=None, ylabel='loss (MSE)', **kwargs):
+    "Plot a loss history on a log y-axis, the axis titled `ylabel`."
     if isinstance(losses, torch.Tensor): losses = losses.detach().cpu()
     try: losses = np.asarray(losses, dtype=float)
     except (TypeError, ValueError): raise TypeError(f"losses must be a sequence of numbers, got {describe(losses)}") from None
     if losses.ndim != 1 or len(losses) == 0: raise ValueError(f"losses must be a non-empty sequence of numbers, got an array of shape {losses.shape}")
     if not np.isfinite(losses).all() or (losses < 0).any(): raise ValueError("losses must be finite and >= 0, got NaN/inf or negative values")
     if label is not None and not isinstance(label, str): raise TypeError(f"label must be a string or None, got {describe(label)}")
+    if not isinstance(ylabel, str): raise TypeError(f"ylabel must be a string, got {describe(ylabel)}")
     ax = _axes(ax, figsize=(6, 4))
     ax.plot(np.arange(1, len(losses) + 1), losses, label=label, **kwargs)
     ax.set_yscale('log', nonpositive='clip')   # a loss of exactly 0 sits at the bottom edge instead of vanishing
-    ax.set(xlabel='epoch', ylabel='loss (MSE)', title='Training loss')
+    ax.set(xlabel='epoch', ylabel=ylabel, title='Training loss')
     ax.grid(True, alpha=0.3)
     if label: ax.legend()
     return ax

@@ -21,15 +21,8 @@ from backprop_nbdev.dataset import xor_data
 from backprop_nbdev.params import init_params
 from backprop_nbdev.training import train
 from backprop_nbdev.ensemble import init_ensemble, train_ensemble, member
-
-def torch_peak(fn):
-    "Peak bytes held by torch's CPU allocator during fn(), above the level at its start."
-    from torch.profiler import profile
-    with profile(profile_memory=True) as prof: fn()
-    cur = peak = 0
-    for e in sorted(prof.events(), key=lambda e: e.time_range.start):
-        cur += e.self_cpu_memory_usage; peak = max(peak, cur)
-    return peak
+from backprop_nbdev.evaluation import Table
+from _common import torch_peak
 
 def python_peak(fn):
     tracemalloc.start(); tracemalloc.reset_peak()
@@ -74,12 +67,11 @@ def main():
 
     head = ['variant', 'networks timed', f'wall s ({N} nets)', 'µs / network-epoch', 'speedup',
             f'torch peak KiB ({M} ep)', f'python peak KiB ({M} ep)']
-    rows = [['vectorised train_ensemble', f"{N}", f"{t_vec:.2f}", f"{t_vec / (N * E) * 1e6:.2f}", "1x" if False else f"{t_seq / t_vec:.0f}x",
+    rows = [['vectorised train_ensemble', f"{N}", f"{t_vec:.2f}", f"{t_vec / (N * E) * 1e6:.2f}", f"{t_seq / t_vec:.0f}x",
              f"{tp_vec / 1024:.1f}", f"{pp_vec / 1024:.1f}"],
             ['sequential train (loop)', f"{S} (extrapolated x{N / S:g})", f"{t_seq:.1f}", f"{t_seq / (N * E) * 1e6:.2f}", "1x",
              f"{tp_seq / 1024:.1f} ({S} nets in turn)", f"{pp_seq / 1024:.1f} ({S} nets)"]]
-    w = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
-    for r in [head, ['-' * n for n in w]] + rows: print(' | '.join(str(c).ljust(n) if i == 0 else str(c).rjust(n) for i, (c, n) in enumerate(zip(r, w))))
+    print(Table(head, rows))
     print(f"\nfirst {S} networks: vectorised == sequential bit for bit: {same} (max |loss gap| {gap:.1e})")
     print(f"vectorised loss history: {L.numel() * L.element_size() / 2**20:.1f} MiB for {E} epochs x {N} networks")
 

@@ -23,6 +23,8 @@ import torch.nn.functional as F
 from backprop_nbdev.layers import mlp
 from backprop_nbdev.losses_optim import MSELoss, BCEWithLogitsLoss, SoftmaxCrossEntropy, SGD
 from backprop_nbdev.datasets2d import xor4, moons, load_digits_split
+from backprop_nbdev.evaluation import Table
+from _common import torch_peak
 
 @functools.lru_cache(None)
 def setups():
@@ -36,7 +38,7 @@ def setups():
 
 def build(name, variant):
     "A fresh network, loss and a step() closure for one variant of one setup."
-    sizes, act, out_act, Loss, lr, X, y, _ = setups()[name] if isinstance(name, str) else name
+    sizes, act, out_act, Loss, lr, X, y, _ = setups()[name]
     net, loss = mlp(sizes, act=act, out_act=out_act, seed=0), Loss()
     if variant == 'manual':
         opt = SGD(net.params(), lr)
@@ -78,7 +80,7 @@ def check_same(name):
 def held_bytes(name, variant):
     "Bytes of distinct storages kept for one backward pass."
     net, step = build(name, variant)
-    sizes, act, out_act, Loss, lr, X, y, _ = setups()[name]
+    Loss, X, y = (setups()[name][i] for i in (3, 5, 6))
     seen = {}
     def add(t):
         if isinstance(t, torch.Tensor): seen[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
@@ -98,14 +100,9 @@ def held_bytes(name, variant):
 
 def peak_alloc(name, variant):
     "Peak bytes torch's CPU allocator holds above the step's starting point, during one step (after 3 warm-up steps)."
-    from torch.profiler import profile
     net, step = build(name, variant)
     for _ in range(3): step()
-    with profile(profile_memory=True) as prof: step()
-    cur = peak = 0
-    for e in sorted(prof.events(), key=lambda e: e.time_range.start):   # allocations (+) and frees (-) in time order
-        cur += e.self_cpu_memory_usage; peak = max(peak, cur)
-    return peak
+    return torch_peak(step)
 
 def time_steps(name, repeats):
     "Median seconds per step of each variant, interleaving the variants round by round."
@@ -140,7 +137,6 @@ def main():
                      *(f"{pk[v] / 1024:.1f}" for v in ('manual', 'autograd', 'torch.nn')), f"{gap:.1e}"])
     head = ['network', 'manual us/step', 'autograd us/step', 'manual/autograd', 'torch.nn us/step',
             'held KiB manual', 'held KiB autograd', 'peak KiB manual', 'peak KiB autograd', 'peak KiB torch.nn', 'max |Δθ| after 3 steps']
-    w = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
-    for r in [head, ['-' * n for n in w]] + rows: print(' | '.join(str(c).rjust(n) if i else str(c).ljust(n) for i, (c, n) in enumerate(zip(r, w))))
+    print(Table(head, rows))
 
 if __name__ == '__main__': main()

@@ -14,16 +14,13 @@ permanent, or only a matter of budget?
 import argparse, time
 import torch
 from backprop_nbdev.dataset import xor_data
-from backprop_nbdev.ensemble import init_ensemble, train_ensemble, ensemble_forward, ensemble_accuracy
+from backprop_nbdev.ensemble import init_ensemble, train_ensemble, ensemble_forward, ensemble_accuracy, solves, first_below
+from backprop_nbdev.evaluation import Table
 
 def run(h, seeds, scale, epochs):
     "Per-seed success, final loss and first epoch below 0.2 (-1: never)."
-    X, y = xor_data()
-    P, L = train_ensemble(X, y, init_ensemble(seeds, hidden_size=h, scale=scale), lr=1.0, epochs=epochs)
-    ok = ensemble_accuracy(ensemble_forward(X, P)[0], y) == 1.0
-    below = L < 0.2
-    leave = torch.where(below.any(0), below.float().argmax(0) + 1, -1)
-    return ok, L[-1], leave
+    ok, L = solves(*xor_data(), seeds, hidden_size=h, scale=scale, lr=1.0, epochs=epochs, with_losses=True)
+    return ok, L[-1], first_below(L, 0.2)
 
 def row(label, ok, final, leave, secs):
     n, p = len(ok), ok.float().mean().item()
@@ -32,10 +29,6 @@ def row(label, ok, final, leave, secs):
     return [label, f"{ok.sum().item()}/{n}", f"{p:.1%} ± {(p * (1 - p) / n) ** 0.5:.1%}",
             str((fail & (final >= 0.2)).sum().item()), str((fail & (final < 0.2)).sum().item()),
             str(int(left.median().item())) if len(left) else '-', f"{secs:.1f}"]
-
-def show(head, rows):
-    w = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
-    for r in [head, ['-' * n for n in w]] + rows: print(' | '.join(str(c).rjust(n) for c, n in zip(r, w)))
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -53,14 +46,14 @@ def main():
     for h in range(1, 9):
         t = time.perf_counter(); r = run(h, seeds, 0.5, a.epochs)
         rows.append(row(f"h = {h}", *r, time.perf_counter() - t))
-    show(head, rows)
+    print(Table(head, rows))
     print("\nh = 3: randn * 0.5 against Xavier (same seeds):")
     rows, fails = [], {}
     for scale in (0.5, 'xavier'):
         t = time.perf_counter(); r = run(3, seeds, scale, a.epochs)
         rows.append(row('randn * 0.5' if scale == 0.5 else 'xavier', *r, time.perf_counter() - t))
         fails[scale] = (~r[0]).nonzero().squeeze(1).tolist()
-    show(head, rows)
+    print(Table(head, rows))
     print(f"\nThe h = 3 failures, trained again from the same start for {a.long} epochs:")
     X, y = xor_data()
     for scale, bad in fails.items():

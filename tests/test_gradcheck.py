@@ -1,6 +1,5 @@
 """check_backward against deliberately broken backward passes, and hypothesis property tests of the manual gradients."""
 import linecache
-from contextlib import contextmanager
 import pytest, torch
 from hypothesis import given, settings, strategies as st
 from backprop_nbdev.params import Params
@@ -9,6 +8,7 @@ from backprop_nbdev.backward import Grads, Steps, backward, backward_steps
 from backprop_nbdev.loss import mse
 from backprop_nbdev.autograd import autograd_grads
 from backprop_nbdev.gradcheck import check_backward, numerical_grad, reference_steps
+from backprop_nbdev.training import one_thread
 
 # A learner's backward pass is generated as real source code, one line per quantity in chain order, exactly as a learner
 # writes it in the exercise (so a crash has a line and local variables to inspect); a broken one replaces one formula.
@@ -24,16 +24,19 @@ RIGHT = dict(
 TANH = dict(dz1='dh * (1 - h ** 2)')
 BCE = dict(dy_pred='(y_pred - y) / (y_pred * (1 - y_pred) * y.numel())')
 
+def define(src, fname, fn_name):
+    "The function `fn_name` defined by `src`, compiled as the pseudo-file `fname` so that a crash can quote its line."
+    linecache.cache[fname] = (len(src), None, src.splitlines(True), fname)
+    ns = dict(Grads=Grads, Steps=Steps)
+    exec(compile(src, fname, 'exec'), ns)
+    return ns[fn_name]
+
 def learner(grads_only=False, **formulas):
     "A backward pass with RIGHT's formulas except those given."
     body = '\n'.join(f"    {q} = {formulas.get(q, f)}" for q, f in RIGHT.items())
     ret = 'Grads(dW1, db1, dW2, db2)' if grads_only else 'Steps(dy_pred, dz2, dW2, db2, dh, dz1, dW1, db1)'
     src = f"def my_backward(X, y, params, cache):\n    W1, b1, W2, b2 = params\n    z1, h, z2, y_pred = cache\n{body}\n    return {ret}\n"
-    fname = f"<learner {abs(hash(src))}>"
-    linecache.cache[fname] = (len(src), None, src.splitlines(True), fname)   # so a crash can quote its line
-    ns = dict(Grads=Grads, Steps=Steps)
-    exec(compile(src, fname, 'exec'), ns)
-    return ns['my_backward']
+    return define(src, f"<learner {abs(hash(src))}>", 'my_backward')
 
 # (name, check_backward options, the one mistake, expected quantity, words the diagnosis must contain)
 BROKEN = [
@@ -75,17 +78,11 @@ def test_broken_is_named_and_diagnosed(name, opts, mistake, quantity, words):
     assert words in res.diagnosis, str(res)
     assert '\n' not in str(res) and str(res).startswith(f"✗ {quantity} ")
 
-def test_at_least_ten_distinct_mistakes():
-    assert len({(b[3], b[4]) for b in BROKEN}) >= 10
-
 @pytest.mark.parametrize('opts,formulas', [({}, {}), (dict(hidden_act='tanh'), TANH), (dict(loss='bce'), BCE), (dict(hidden_act='tanh', loss='bce'), {**TANH, **BCE})])
 def test_correct_passes(opts, formulas):
     res = check_backward(learner(**formulas), verbose=False, **opts)
     assert (res.ok, res.quantity) == (True, None), str(res)
     assert str(res).startswith("✓ all 8 backward quantities match autograd")
-
-def test_course_backward_passes():
-    assert check_backward(backward_steps, verbose=False).ok
 
 def test_grads_only():
     res = check_backward(learner(grads_only=True), verbose=False)
@@ -112,9 +109,10 @@ def test_inputs_are_copies():
     assert check_backward(inplace, verbose=False).ok
 
 # Property tests: the course's manual backward equals autograd for random shapes, in both dtypes.
-# Tolerance: max|manual - autograd| <= rtol * max|autograd| + atol. Over 3000 random draws the worst ratio seen
-# was 1.4e-5 in float32 and 1.5e-13 in float64 (tiny gradients of big batches), so these leave a margin of ~7x.
-TOL = {torch.float32: (1e-4, 1e-9), torch.float64: (1e-11, 1e-18)}
+# Tolerance: max|manual - autograd| <= rtol * max|autograd| + atol. The worst ratio max|manual - autograd| / max|autograd|
+# seen was 1.4e-5 in float32 (3000 random draws) and 1.9e-14 in float64 (600 draws of these shapes, all eight quantities),
+# so rtol leaves a margin of ~7x in float32 and ~50x in float64.
+TOL = {torch.float32: (1e-4, 1e-9), torch.float64: (1e-12, 1e-18)}
 
 def net(seed, n, n_in, n_h, n_out, dtype):
     g = torch.Generator().manual_seed(seed)
@@ -123,13 +121,6 @@ def net(seed, n, n_in, n_h, n_out, dtype):
     return r(n, n_in), torch.rand(n, n_out, generator=g, dtype=dtype), p
 
 def close(a, b, rtol, atol): return (a - b).abs().max().item() <= rtol * b.abs().max().item() + atol
-
-@contextmanager
-def one_thread():
-    "Tensors this small run several times faster on one thread (measured here: 3.5 ms vs 16 ms per example); restored after."
-    n = torch.get_num_threads(); torch.set_num_threads(1)
-    try: yield
-    finally: torch.set_num_threads(n)
 
 shapes = dict(seed=st.integers(0, 2 ** 31 - 1), n=st.integers(1, 64), n_in=st.integers(1, 8), n_h=st.integers(1, 32), n_out=st.integers(1, 3))
 
@@ -145,13 +136,14 @@ def test_backward_equals_autograd(seed, n, n_in, n_h, n_out, dtype):
         assert close(a, b, *TOL[dtype]), (a - b).abs().max()
     for a, b in zip(steps, ref): assert close(a, b, *TOL[dtype]), (a - b).abs().max()
 
-# Central differences in float64 with eps=1e-6 are accurate to ~1e-10 absolute here (13_gradcheck's lab).
+# Central differences in float64 with eps=1e-6: over 200 random draws of these shapes the worst absolute gap to the
+# manual gradient was 9.5e-11 (13_gradcheck's lab explains the ~1e-11 scale), so atol=2e-10 leaves a margin of ~2x.
 @settings(max_examples=10, deadline=None)
 @given(**shapes)
 def test_backward_equals_finite_differences(seed, n, n_in, n_h, n_out):
     X, y, p = net(seed, n, n_in, n_h, n_out, torch.float64)
     with one_thread(): num = numerical_grad(lambda q: mse(forward(X, q)[0], y), p)
-    for a, b in zip(backward(X, y, p, forward(X, p)[1]), num): assert close(a, b, 1e-6, 1e-9), (a - b).abs().max()
+    for a, b in zip(backward(X, y, p, forward(X, p)[1]), num): assert close(a, b, 1e-6, 2e-10), (a - b).abs().max()
 
 # The exercise notebook as a learner meets it: delete the marked line, fill in the `...`, run the check.
 def exercise_cell(fn_name):
@@ -164,11 +156,7 @@ def learner_fills(fn_name, formulas):
     import re
     src = exercise_cell(fn_name)
     if formulas is not None: src = re.sub(r'^(\s+)(\w+) = \.\.\.', lambda m: f"{m[1]}{m[2]} = {formulas[m[2]]}", src, flags=re.M)
-    fname = f"<exercise {fn_name} {abs(hash(src))}>"
-    linecache.cache[fname] = (len(src), None, src.splitlines(True), fname)
-    ns = dict(Steps=Steps)
-    exec(compile(src, fname, 'exec'), ns)
-    return ns[fn_name]
+    return define(src, f"<exercise {fn_name} {abs(hash(src))}>", fn_name)
 
 @pytest.mark.parametrize('fn_name,opts,fix', [('my_backward', {}, {}), ('my_backward_tanh', dict(hidden_act='tanh'), TANH), ('my_backward_bce', dict(loss='bce'), BCE)])
 def test_exercise_scaffolds(fn_name, opts, fix):

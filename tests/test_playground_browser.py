@@ -190,3 +190,4 @@ def test_playground_in_jupyterlab(tmp_path):
         assert not pg.locator('.bp-error').is_visible()
         assert (nbs / NOTEBOOK).read_bytes() == original, 'the notebook was saved: autosave should be off'
     (ARTIFACTS / 'playground-browser.txt').write_text(f'runtime {time.time() - t0:.1f} s\nconsole errors: {console_errors}\n')
+    assert not console_errors, console_errors

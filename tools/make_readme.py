@@ -4,7 +4,7 @@
     python tools/make_readme.py --check   exit 1 if README.md differs from what index.ipynb gives
     python tools/make_readme.py --image   redraw nbs/images/decision_boundary.png
 """
-import json, os, re, sys, tempfile
+import json, re, sys
 from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
@@ -25,26 +25,17 @@ def render(nb):
             if code: out.append(f"```python\n{code}\n```")
     return '\n\n'.join(out) + '\n'
 
-def write_atomic(path, data, mode='w'):
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + '.')
-    try:
-        with os.fdopen(fd, mode) as f: f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp); raise
-
 def draw_image():
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     from backprop_nbdev import xor_data, init_params, train, plot_loss, plot_decision_boundary
+    from backprop_nbdev.io import atomic_write
     X, y = xor_data()
     params, losses = train(X, y, init_params(seed=42), lr=1.0, epochs=5000)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5))
     plot_loss(losses, ax=a1); plot_decision_boundary(params, X, y, ax=a2); fig.tight_layout()
     image.parent.mkdir(exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=image.parent, suffix='.png'); os.close(fd)
-    fig.savefig(tmp, dpi=80); os.chmod(tmp, 0o644); os.replace(tmp, image)
+    with atomic_write(image) as f: fig.savefig(f, format='png', dpi=80)
 
 if __name__ == '__main__':
     text = render(json.loads(index.read_text(encoding='utf-8')))
@@ -52,5 +43,6 @@ if __name__ == '__main__':
         ok = readme.exists() and readme.read_text(encoding='utf-8') == text
         if not ok: print('README.md is out of date with nbs/index.ipynb: run python tools/make_readme.py', file=sys.stderr)
         sys.exit(0 if ok else 1)
+    from backprop_nbdev.io import atomic_write   # replaces the file only once it is complete, with ordinary permissions
     if '--image' in sys.argv or not image.exists(): draw_image()
-    write_atomic(readme, text)
+    with atomic_write(readme) as f: f.write(text.encode('utf-8'))

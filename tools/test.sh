@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Run every test: the notebooks (nbdev_test) and the pytest suite (tests/). Sets up .venv first if needed.
+# Run every test: the notebooks (nbdev_test) and the pytest suite (tests/). Sets up .venv first if needed
+# (SKIP_SETUP=1 skips that, for a caller that has just run tools/setup.sh itself, like .ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/setup.sh
+[ "${SKIP_SETUP:-}" = 1 ] || bash tools/setup.sh
 export MPLBACKEND=Agg
 export VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH"   # as if activated: subprocesses and IPython see this venv
 # small tensors: one thread per process is faster than several processes fighting over the cores
