@@ -1,30 +1,29 @@
 __version__ = "0.1.0"
-# The public API: `from backprop_nbdev import *` gives every lesson's exports, in course order.
-from .checks import *
-from .dataset import *
-from .params import *
-from .activations import *
-from .forward import *
-from .loss import *
-from .backward import *
-from .update import *
-from .training import *
-from .evaluation import *
-from .viz import *
-from .autograd import *
-from .playground import *
-from .gradcheck import *
-from .layers import *
-from .losses_optim import *
-from .datasets2d import *
-from .failures import *
-from .ensemble import *
-from .io import *
-from .playground_plus import *
-
-# Only the functions and classes: without this, `import *` would also hand out the submodules (and `io` would
-# shadow the standard library's).
+# The public API: `from backprop_nbdev import *` gives what a learner or a user calls, in course order: the step
+# functions, layers, losses and optimisers, datasets, the Trainer, the Playground, the gradient checks, save/load.
+# Validators, caps and drawing internals stay in their modules. The widgets load on first use, so that
+# `import backprop_nbdev.cli` (and any script) never imports ipywidgets.
 import importlib as _importlib
-__all__ = [n for _m in ('checks dataset params activations forward loss backward update training evaluation viz autograd '
-                        'playground gradcheck layers losses_optim datasets2d failures ensemble io playground_plus').split()
-           for n in _importlib.import_module(f'.{_m}', __name__).__all__]
+
+_MODULES = ('dataset params activations forward loss backward update training evaluation viz autograd gradcheck '
+            'layers losses_optim datasets2d trainer failures ensemble io').split()
+_LAZY = {'Playground': 'playground', 'Stepper': 'playground'}
+_PLUMBING = {'check_params', 'max_weights', 'max_scale', 'max_points', 'max_hidden', 'max_depth', 'Table', 'GradTable',
+             'BackwardCheck', 'TraceStep', 'TrainerState', 'Batches', 'reference_forward', 'reference_steps',
+             'ACTIVATION_LAYERS', 'data_fingerprint', 'atomic_write', 'logsumexp', 'FORMAT', 'FORMAT_VERSION',
+             'DigitsSplit'}
+
+def _api(m):
+    mod = _importlib.import_module(f'.{m}', __name__)
+    return [n for n in mod.__all__ if n not in _PLUMBING], mod
+
+for _m in _MODULES:
+    _names, _mod = _api(_m)
+    globals().update({n: getattr(_mod, n) for n in _names})
+
+__all__ = [n for _m in _MODULES for n in _api(_m)[0]] + list(_LAZY)
+
+def __getattr__(name):
+    "Load the widgets on first use."
+    if name in _LAZY: return getattr(_importlib.import_module(f'.{_LAZY[name]}', __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,13 +7,13 @@ __all__ = ['autograd_grads', 'train_autograd', 'grad_gaps']
 
 # %% ../nbs/11_autograd.ipynb #5dc760a5
 import torch
-from .checks import check_matrix, check_like, check_positive, check_int, validated
-from .params import Params, check_params
+from .checks import check_positive, check_int
+from .params import Params
 from .forward import forward
 from .loss import mse
-from .backward import Grads, backward
+from .backward import Grads, backward, autograd_steps
 from .update import sgd_step
-from .training import DivergenceError
+from .training import DivergenceError, max_epochs, _check_xy, _threads_for, _forward_work
 
 # %% ../nbs/11_autograd.ipynb #31240f69
 def _leaves(params):
@@ -23,20 +23,17 @@ def _leaves(params):
 # %% ../nbs/11_autograd.ipynb #64cedcc3
 def autograd_grads(X, y, params):
     "dL/dθ of the MSE loss computed by PyTorch's autograd, as `Grads`."
-    check_params(params)
-    ps = _leaves(params)
-    y_pred, _ = forward(X, Params(*ps))
-    return Grads(*torch.autograd.grad(mse(y_pred, y), ps))
+    _check_xy(X, y, params)
+    s = autograd_steps(X, y, params)
+    return Grads(s.dW1, s.db1, s.dW2, s.db2)
 
 # %% ../nbs/11_autograd.ipynb #c3c1ab3a
 def train_autograd(X, y, params, lr=1.0, epochs=5000):
     "The training loop of `train`, with the gradients computed by autograd."
-    W1 = check_params(params).W1
-    check_like(check_matrix(X, 'X', cols=W1.shape[0]), 'X', W1, 'params')
-    check_like(check_matrix(y, 'y', rows=X.shape[0], cols=params.W2.shape[1]), 'y', X, 'X')
-    lr, epochs = check_positive(lr, 'lr'), check_int(epochs, 'epochs')
+    _check_xy(X, y, params)
+    lr, epochs = check_positive(lr, 'lr'), check_int(epochs, 'epochs', max=max_epochs)
     ps, losses = _leaves(params), []
-    with validated():   # inputs scanned once above; the loss check catches NaN from then on
+    with _threads_for(_forward_work(len(X), [X.shape[1], params.W1.shape[1], params.W2.shape[1]])):
         for epoch in range(epochs):
             loss = mse(forward(X, Params(*ps))[0], y)
             if not torch.isfinite(loss): raise DivergenceError(epoch + 1, loss.item(), lr, losses, Params(*(p.detach() for p in ps)))
@@ -51,16 +48,13 @@ def train_autograd(X, y, params, lr=1.0, epochs=5000):
 # %% ../nbs/11_autograd.ipynb #9c93fc28
 def grad_gaps(X, y, params, lr=1.0, epochs=5000, rtol=1e-5, atol=1e-7):
     "Along the manual training run: the max |manual - autograd| per parameter, and how many steps were not allclose."
-    W1 = check_params(params).W1
-    check_like(check_matrix(X, 'X', cols=W1.shape[0]), 'X', W1, 'params')
-    check_like(check_matrix(y, 'y', rows=X.shape[0], cols=params.W2.shape[1]), 'y', X, 'X')
-    lr, epochs = check_positive(lr, 'lr'), check_int(epochs, 'epochs')
+    _check_xy(X, y, params)
+    lr, epochs = check_positive(lr, 'lr'), check_int(epochs, 'epochs', max=max_epochs)
     gaps, not_close = [0.0] * 4, 0
-    with validated():
-        for _ in range(epochs):
-            g = backward(X, y, params, forward(X, params)[1])
-            ga = autograd_grads(X, y, params)
-            gaps = [max(m, (a - b).abs().max().item()) for m, a, b in zip(gaps, g, ga)]
-            not_close += not all(torch.allclose(a, b, rtol=rtol, atol=atol) for a, b in zip(g, ga))
-            params = sgd_step(params, g, lr)
+    for _ in range(epochs):
+        g = backward(X, y, params, forward(X, params)[1])
+        ga = autograd_grads(X, y, params)
+        gaps = [max(m, (a - b).abs().max().item()) for m, a, b in zip(gaps, g, ga)]
+        not_close += not all(torch.allclose(a, b, rtol=rtol, atol=atol) for a, b in zip(g, ga))
+        params = sgd_step(params, g, lr)
     return Grads(*gaps), not_close

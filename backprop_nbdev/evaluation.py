@@ -8,21 +8,29 @@ __all__ = ['predict', 'accuracy', 'Table', 'results_table']
 # %% ../nbs/09_evaluation.ipynb #6049b984
 import html
 import torch
-from .checks import check_tensor, check_finite, check_like, describe
+from .checks import check_matrix, check_like, describe
+from .params import check_params
 from .forward import forward
 from .loss import mse
 
 # %% ../nbs/09_evaluation.ipynb #ce0ed547
 def predict(X, params):
     "The network's output ŷ for `X`, with no gradient bookkeeping."
+    W1 = check_params(params).W1
+    check_like(check_matrix(X, 'X', cols=W1.shape[0]), 'X', W1, 'params')
     with torch.no_grad(): return forward(X, params)[0]
 
 # %% ../nbs/09_evaluation.ipynb #9b148be5
-def accuracy(y_pred, y):
-    "Fraction of entries where ŷ > 0.5 agrees with the 0/1 target y."
-    check_tensor(y_pred, 'y_pred'); check_tensor(y, 'y'); check_like(y, 'y', y_pred, 'y_pred'); check_finite(y_pred, 'y_pred')
+def _check_labels01(y_pred, y):
+    "ŷ and 0/1 targets y of one shape, dtype and device, at least one row."
+    check_matrix(y_pred, 'y_pred')
+    check_like(check_matrix(y, 'y'), 'y', y_pred, 'y_pred')
     if y.shape != y_pred.shape: raise ValueError(f"y must have the shape of y_pred {tuple(y_pred.shape)}, got {describe(y)}")
     if not ((y == 0) | (y == 1)).all(): raise ValueError(f"y must hold only 0/1 labels, got values {y.unique().tolist()[:5]}")
+
+def accuracy(y_pred, y):
+    "Fraction of entries where ŷ > 0.5 agrees with the 0/1 target y."
+    _check_labels01(y_pred, y)
     return ((y_pred > 0.5).to(y.dtype) == y).float().mean().item()
 
 # %% ../nbs/09_evaluation.ipynb #d7e1f93a
@@ -42,8 +50,8 @@ class Table:
 # %% ../nbs/09_evaluation.ipynb #66b23013
 def results_table(X, y, y_pred):
     "One row per sample: input, prediction, target and whether it is right."
-    check_tensor(X, 'X')
-    if len(X) != len(y_pred): raise ValueError(f"X must have one row per prediction ({len(y_pred)}), got {describe(X)}")
+    _check_labels01(y_pred, y)
+    check_matrix(X, 'X', rows=len(y_pred))
     right = ((y_pred > 0.5).to(y.dtype) == y).all(1)
-    return Table(['input', 'predicted', 'true', 'correct'],
-                 [[x.tolist(), f"{p.item():.4f}", f"{t.item():g}", '✓' if r else '✗'] for x, p, t, r in zip(X, y_pred[:, 0], y[:, 0], right)])
+    rows = zip(X.tolist(), y_pred[:, 0].tolist(), y[:, 0].tolist(), right.tolist())
+    return Table(['input', 'predicted', 'true', 'correct'], [[x, f"{p:.4f}", f"{t:g}", '✓' if r else '✗'] for x, p, t, r in rows])

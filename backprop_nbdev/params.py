@@ -9,7 +9,7 @@ __all__ = ['max_weights', 'max_scale', 'Params', 'check_params', 'xavier_std', '
 import math
 from typing import NamedTuple
 import torch
-from .checks import check_int, check_positive, check_tensor, check_finite, check_dtype, check_device, describe
+from .checks import check_int, check_seed, check_number, check_tensor, check_finite, check_dtype, check_device, describe
 
 # %% ../nbs/02_params.ipynb #2ab042fd
 class Params(NamedTuple):
@@ -46,14 +46,14 @@ max_scale = 1e4       # beyond this every sigmoid saturates at once, and float32
 
 def init_params(input_size=2, hidden_size=3, output_size=1, scale=0.5, seed=42, dtype=torch.float32, device=None):
     "Random weights times `scale` (a number, or 'xavier' for per-layer Glorot std) and zero biases, seeded."
-    n_in, n_h, n_out = check_int(input_size, 'input_size', 1), check_int(hidden_size, 'hidden_size', 1), check_int(output_size, 'output_size', 1)
-    if n_h * (n_in + n_out) > max_weights: raise ValueError(f"input_size, hidden_size and output_size must give at most {max_weights:,} weights, got {n_h * (n_in + n_out):,}")
+    n_in, n_h, n_out = (check_int(v, k, 1) for v, k in ((input_size, 'input_size'), (hidden_size, 'hidden_size'), (output_size, 'output_size')))
+    if n_h * (n_in + n_out) > max_weights:
+        raise ValueError(f"input_size, hidden_size and output_size must give at most {max_weights:,} weights, got {n_h * (n_in + n_out):,}")
     if isinstance(scale, str) and scale == 'xavier': s1, s2 = xavier_std(n_in, n_h), xavier_std(n_h, n_out)
-    else: s1 = s2 = check_positive(scale, "scale (a number > 0 or 'xavier')")
-    if s1 > max_scale: raise ValueError(f"scale must be at most {max_scale:g}, got {scale}")
+    else: s1 = s2 = check_number(scale, "scale (a number or 'xavier')", max=max_scale)
     dtype, device = check_dtype(dtype), check_device(device)
-    g = torch.Generator().manual_seed(check_int(seed, 'seed', max=2**64 - 1))
-    W1 = torch.randn(n_in, n_h, generator=g) * s1   # drawn first, as in the original notebook
+    g = torch.Generator().manual_seed(check_seed(seed))
+    W1 = torch.randn(n_in, n_h, generator=g) * s1   # drawn first, as the seed notebook did
     W2 = torch.randn(n_h, n_out, generator=g) * s2
     ps = Params(W1, torch.zeros(n_h), W2, torch.zeros(n_out))
     return Params(*(p.to(dtype=dtype, device=device) for p in ps))

@@ -1,32 +1,47 @@
-"""Benchmark the live playground in a real browser (issue 3, section 7); prints a table. Not a test.
+"""Benchmark the live view in a real browser; prints one table. Not a test.
 
-A real JupyterLab and Debian's Chromium (headless, through Playwright), a 100×100 grid, 10 epochs per frame, 10 s of Play:
-- painted fps: animation frames in which the boundary image had loaded a new frame since the previous one;
-- slider-to-frame latency while playing: keydown on the lr slider to the first animation frame after the readout
-  shows the new lr (the readout is drawn in the same kernel frame as the image);
-- CPU: user+system time of every process involved (JupyterLab, the kernel, Chromium, Playwright), as a share of the machine.
-Usage: python benchmarks/bench_playground.py [--seconds 10] [--grid 100] [--speed 10] [--fps 60] [--samples 20]"""
-import argparse, json, os, statistics, sys, time
+A real JupyterLab and Debian's Chromium (headless, through Playwright) run CELL (a 100×100 grid, 10 epochs per frame).
+For each variant (window size, TCP_NODELAY on the kernel websockets or not), with and without a CPU hog per core:
+- painted fps: `bp-paint` events in the page (one per canvas paint of a new frame) over 10 s of Play;
+- slider latency: keydown on the lr slider's handle to the first painted boundary computed with the new lr
+  (every frame carries the lr it was trained with), measured in the page with performance.now();
+- CPU: user+system time of every process of the stack (JupyterLab, kernel, Chromium, Playwright, this script) as a
+  share of the machine, while playing and while paused (5 s);
+- TF Playground's XOR updates/s, by /work/shared/anchors/tf-playground/measure.py, run in the same run (and load);
+- with --minutes M: M minutes of Play, and the growth of the kernel's RSS and of the page's JS heap (after a GC).
+Usage: python benchmarks/bench_playground.py [--window 3] [--nodelay 0,1] [--minutes 5] [--seconds 10] [--samples 20]"""
+import argparse, ast, json, os, random, statistics, subprocess, sys, tempfile, time
+from contextlib import contextmanager
 from pathlib import Path
-import tempfile
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / 'tests'))
-from test_playground_browser import CHROMIUM, chromium_page, jupyterlab, open_and_run_all, readout  # noqa: E402
+from test_playground_browser import CHROMIUM, chromium_page, jupyterlab, open_and_run_all  # noqa: E402
 
-PROBE = """() => {
-    const img = document.querySelector('.bp-boundary'), ro = document.querySelector('.bp-readout');
-    const b = window.__bp = {loads: 0, painted: 0, fresh: false, lat: [], key: null, oldLr: null, counting: false};
-    const lr = () => (ro.textContent.match(/lr ([\\d.e+-]+)/) || [])[1];
-    img.addEventListener('load', () => { b.loads++; b.fresh = true; });
-    new MutationObserver(() => {
-        if (b.key !== null && lr() !== b.oldLr) { const k = b.key; b.key = null; requestAnimationFrame(t => b.lat.push(t - k)); }
-    }).observe(ro, {subtree: true, childList: true, characterData: true});
-    document.querySelector('.bp-lr .noUi-handle').addEventListener('keydown', () => { b.key = performance.now(); b.oldLr = lr(); }, true);
-    const tick = () => { if (b.fresh && b.counting) b.painted++; b.fresh = false; requestAnimationFrame(tick); };
-    requestAnimationFrame(tick);
+PROTO = '/work/proto/live'       # live.py (the prototype) and nodelay.py
+TF_MEASURE = Path('/work/shared/anchors/tf-playground/measure.py')
+# The one cell the benchmark runs; its last line displays the view. {grid} {speed} {window} {timeout} are filled in.
+CELL = f"""import sys; sys.path.insert(0, {PROTO!r})
+from live import Live
+live = Live(grid={{grid}}, speed={{speed}}, window={{window}}, timeout={{timeout}})
+live.view"""
+# An expression, evaluated in the kernel, for its frame window (round trips, losses); None when CELL has no such thing.
+FLOW = 'live.board.flow'
+
+PROBE = """el => {
+    const b = window.__bp = {paints: 0, counting: false, lat: [], key: null, lr: null};
+    el.addEventListener('bp-paint', e => {
+        const d = e.detail;
+        if (b.counting) b.paints++;
+        if (b.key && d.lr !== b.key.lr) { b.lat.push(d.t - b.key.t); b.key = null; }
+        b.lr = d.lr;
+    });
+    // capture: before the slider's own handler, so the time is the keydown's
+    document.querySelector('.bp-lr .noUi-handle').addEventListener('keydown',
+        () => { b.key = {t: performance.now(), lr: b.lr}; }, true);
 }"""
+
 
 def cpu_seconds(procs):
     "Total user+system CPU seconds of `procs` (ignoring ones that have exited)."
@@ -36,74 +51,244 @@ def cpu_seconds(procs):
         except psutil.Error: pass
     return total
 
-def role(p):
-    "Which part of the stack a process is, for the CPU breakdown."
-    try: cmd = ' '.join(p.cmdline())
-    except psutil.Error: return 'gone'
-    if 'ipykernel' in cmd: return 'kernel'
-    if 'jupyterlab' in cmd: return 'jupyter server'
-    if 'chrom' in cmd: return 'chromium'
-    if 'playwright' in cmd or 'node' in p.name(): return 'playwright driver'
-    return 'this script'
 
 def tree():
+    "This process and all its descendants: the whole stack (server, kernel, Playwright, Chromium)."
     me = psutil.Process()
     return [me] + me.children(recursive=True)
 
-def main(seconds=10, grid=100, speed=10, fps=60, samples=20):
-    import playwright.sync_api
-    if not Path(CHROMIUM).exists(): sys.exit(f'{CHROMIUM} not found: apt-get install chromium')
+
+def kernel_process():
+    return next(p for p in tree() if 'ipykernel' in ' '.join(p.cmdline()))
+
+
+@contextmanager
+def cpu_hog():
+    "One busy process per core, stopped on exit."
+    hogs = [subprocess.Popen([sys.executable, '-c', 'while 1: pass']) for _ in range(psutil.cpu_count())]
+    try: yield
+    finally:
+        for h in hogs: h.terminate()
+        for h in hogs: h.wait(5)
+
+
+def tf_playground():
+    "TF Playground's XOR updates/s, measured now on this machine."
+    r = subprocess.run([sys.executable, str(TF_MEASURE)], capture_output=True, text=True, timeout=180)
+    if r.returncode: raise RuntimeError(f'{TF_MEASURE} failed: {r.stderr[-1000:]}')
+    return json.loads(r.stdout.strip().splitlines()[-1])['xor']['updates_per_s']
+
+
+@contextmanager
+def nodelay_config(on):
+    "Make the JupyterLab that jupyterlab() starts use nodelay.NoDelayConnection (through its config path)."
+    saved = {k: os.environ.get(k) for k in ('JUPYTER_CONFIG_PATH', 'PYTHONPATH')}
     with tempfile.TemporaryDirectory() as d:
-        tmp = Path(d)
-        with jupyterlab(tmp) as (base, token, nbs), chromium_page(playwright.sync_api.sync_playwright) as page:
-            cell = f"from backprop_nbdev.playground import Playground\nPlayground(grid={grid}, speed={speed}, fps={fps})"
-            nb = dict(cells=[dict(cell_type='code', execution_count=None, metadata={}, outputs=[], source=cell)],
-                      metadata=dict(kernelspec=dict(display_name='python3', language='python', name='python3')), nbformat=4, nbformat_minor=5)
-            (nbs / 'bench.ipynb').write_text(json.dumps(nb))
-            pg = open_and_run_all(page, base, token, 'bench.ipynb')
-            page.evaluate(PROBE)
-            pg.locator('.bp-play').click()
-            page.wait_for_timeout(1500)                               # warm up
-            procs = tree()
-            roles = {p: role(p) for p in procs}
-            parts0 = {r: cpu_seconds([p for p in procs if roles[p] == r]) for r in set(roles.values())}
-            r0, c0, t0 = readout(pg), cpu_seconds(procs), time.perf_counter()
-            page.evaluate("() => { __bp.counting = true; }")
-            page.wait_for_timeout(seconds * 1000)
-            page.evaluate("() => { __bp.counting = false; }")
-            r1, c1, t1 = readout(pg), cpu_seconds(procs), time.perf_counter()
-            parts = {r: cpu_seconds([p for p in procs if roles[p] == r]) - c for r, c in parts0.items()}
-            painted = page.evaluate("() => __bp.painted")
-            handle = pg.locator('.bp-lr .noUi-handle')
-            for i in range(samples):                                  # still playing: latency under load
-                handle.press('ArrowRight' if i % 2 == 0 else 'ArrowLeft')
-                page.wait_for_timeout(350)
-            lat = page.evaluate("() => __bp.lat")
-            pg.locator('.bp-play').click()
-            load = os.getloadavg()
-    wall = t1 - t0
-    cpu = (c1 - c0) / (wall * psutil.cpu_count()) * 100
-    kfps, pfps = (r1['frame'] - r0['frame']) / wall, painted / wall
-    med = statistics.median(lat) if lat else float('nan')
-    p90 = statistics.quantiles(lat, n=10)[-1] if len(lat) >= 2 else float('nan')
-    rows = [('painted frames per second', f'{pfps:.1f}', '>= 30 (aim 45)', pfps >= 30),
-            ('kernel frames per second', f'{kfps:.1f}', f'paced at {fps}', None),
-            ('epochs per second', f'{(r1["epoch"] - r0["epoch"]) / wall:,.0f}', f'{speed} per frame', None),
-            (f'slider-to-frame median ({len(lat)}/{samples} samples)', f'{med:.0f} ms', '<= 100 ms', med <= 100),
-            ('slider-to-frame p90', f'{p90:.0f} ms', '', None),
-            (f'CPU, share of {psutil.cpu_count()} cores', f'{cpu:.0f} %', '<= 60 %', cpu <= 60)]
-    print(f'playground benchmark: {wall:.1f} s of Play, grid {grid}x{grid}, {speed} epochs/frame, load average before end {load[0]:.2f}')
-    w = max(len(r[0]) for r in rows)
-    print(f'{"metric":<{w}}  {"measured":>10}  {"target":<16} verdict')
-    for name, val, target, ok in rows:
-        print(f'{name:<{w}}  {val:>10}  {target:<16} {"" if ok is None else ("ok" if ok else "MISSED")}')
-    print('CPU by process (% of the machine): ' + ', '.join(f'{r} {c / (wall * psutil.cpu_count()) * 100:.0f}' for r, c in sorted(parts.items(), key=lambda x: -x[1])))
-    return rows
+        if on:
+            cfg = {'ServerApp': {'kernel_websocket_connection_class': 'nodelay.NoDelayConnection'}}
+            (Path(d) / 'jupyter_server_config.json').write_text(json.dumps(cfg))
+            os.environ['JUPYTER_CONFIG_PATH'] = os.pathsep.join(filter(None, [d, saved['JUPYTER_CONFIG_PATH']]))
+            os.environ['PYTHONPATH'] = os.pathsep.join(filter(None, [PROTO, saved['PYTHONPATH']]))
+        try: yield
+        finally:
+            for k, v in saved.items():
+                if v is None: os.environ.pop(k, None)
+                else: os.environ[k] = v
+
+
+def notebook(cell):
+    return json.dumps(dict(cells=[dict(cell_type='code', execution_count=None, metadata={}, outputs=[], source=cell)],
+                           metadata=dict(kernelspec=dict(display_name='python3', language='python', name='python3')),
+                           nbformat=4, nbformat_minor=5))
+
+
+def kernel_eval(base, token, expr):
+    "Evaluate `expr` in the notebook's (only) kernel through jupyter_client, while the page keeps playing."
+    import urllib.request, jupyter_client
+    req = urllib.request.Request(f'{base}/api/kernels', headers={'Authorization': f'token {token}'})
+    kid = json.load(urllib.request.urlopen(req, timeout=5))[0]['id']
+    kc = jupyter_client.BlockingKernelClient(connection_file=str(Path(jupyter_client.find_connection_file(kid))))
+    kc.load_connection_file(); kc.start_channels()
+    try:
+        reply = kc.execute_interactive('', user_expressions={'r': expr}, timeout=10, output_hook=lambda m: None)
+        r = reply['content']['user_expressions']['r']
+        return json.loads(ast.literal_eval(r['data']['text/plain'])) if r['status'] == 'ok' else None
+    finally: kc.stop_channels()
+
+
+# the round trips since the last call (then forgotten) and the frames lost so far, as JSON
+FLOW_STATS = f"""__import__('json').dumps((lambda f: dict(rtt=sorted(f.rtt), lost=f.lost, _=f.rtt.clear()))({FLOW}))"""
+
+
+def play(page, pg, seconds):
+    "Play for `seconds` after 1.5 s of warm-up; returns (painted fps, CPU % of the machine, wall s)."
+    pg.locator('.bp-play').click()
+    page.wait_for_timeout(1500)
+    procs = tree()
+    c0, t0 = cpu_seconds(procs), time.perf_counter()
+    page.evaluate('() => { __bp.paints = 0; __bp.counting = true; }')
+    page.wait_for_timeout(seconds * 1000)
+    n = page.evaluate('() => { __bp.counting = false; return __bp.paints; }')
+    wall = time.perf_counter() - t0
+    return n / wall, (cpu_seconds(procs) - c0) / (wall * psutil.cpu_count()) * 100
+
+
+def latencies(page, pg, samples):
+    "Press the lr slider `samples` times while playing (alternately right and left); ms to the first new-lr paint."
+    handle = pg.locator('.bp-lr .noUi-handle')
+    handle.focus()
+    page.evaluate('() => { __bp.lat = []; }')
+    for i in range(samples):
+        handle.press('ArrowRight' if i % 2 == 0 else 'ArrowLeft')
+        try: page.wait_for_function(f'() => __bp.lat.length > {i} || __bp.key === null', timeout=3000, polling=20)
+        except Exception: page.evaluate('() => { __bp.key = null; }')   # counted as missing below
+        page.wait_for_timeout(random.uniform(150, 350))     # so presses fall at random phases of the frame cycle
+    return page.evaluate('() => __bp.lat')
+
+
+def paused_cpu(page, pg, seconds=5):
+    "Pause, then the stack's CPU % of the machine over `seconds`, and the frames painted meanwhile."
+    pg.locator('.bp-play').click()
+    page.wait_for_timeout(1000)
+    procs = tree()
+    c0, t0 = cpu_seconds(procs), time.perf_counter()
+    page.evaluate('() => { __bp.paints = 0; __bp.counting = true; }')
+    page.wait_for_timeout(seconds * 1000)
+    n = page.evaluate('() => { __bp.counting = false; return __bp.paints; }')
+    return (cpu_seconds(procs) - c0) / ((time.perf_counter() - t0) * psutil.cpu_count()) * 100, n
+
+
+def memory(page, pg, minutes):
+    "Play `minutes`; kernel RSS and page JS heap (after a GC) at the start and end, MB, and samples along the way."
+    cdp = page.context.new_cdp_session(page)
+    cdp.send('Performance.enable')
+    kernel = kernel_process()
+    def sample():
+        cdp.send('HeapProfiler.collectGarbage')
+        heap = next(m['value'] for m in cdp.send('Performance.getMetrics')['metrics'] if m['name'] == 'JSHeapUsedSize')
+        return kernel.memory_info().rss / 2**20, heap / 2**20
+    pg.locator('.bp-play').click()
+    page.wait_for_timeout(3000)
+    trace, t0 = [sample()], time.time()
+    while time.time() - t0 < minutes * 60:
+        page.wait_for_timeout(min(30, minutes * 60 - (time.time() - t0)) * 1000)
+        trace.append(sample())
+    pg.locator('.bp-play').click()
+    return trace
+
+
+def stats(lat, samples):
+    if not lat: return dict(n=f'0/{samples}', med=float('nan'), p90=float('nan'))
+    p90 = statistics.quantiles(lat, n=10, method='inclusive')[-1] if len(lat) > 1 else lat[0]
+    return dict(n=f'{len(lat)}/{samples}', med=statistics.median(lat), p90=p90)
+
+
+def variant(window, nodelay, a, tf):
+    "Measure one variant, quiet and under a CPU hog; returns a dict of results."
+    from playwright.sync_api import sync_playwright
+    r = dict(name=f'W={window}' + (' nodelay' if nodelay else ''))
+    cell = CELL.format(grid=a.grid, speed=a.speed, window=window, timeout=a.timeout)
+    with tempfile.TemporaryDirectory() as d, nodelay_config(nodelay), jupyterlab(Path(d)) as (base, token, nbs), \
+            chromium_page(sync_playwright) as page:
+        errors = []
+        page.on('console', lambda m: errors.append(m.text) if m.type == 'error' else None)
+        (nbs / 'bench.ipynb').write_text(notebook(cell))
+        pg = open_and_run_all(page, base, token, 'bench.ipynb')
+        pg.locator('.bp-board').wait_for()
+        pg.locator('.bp-board').evaluate(PROBE)
+        r['fps'], r['cpu'] = play(page, pg, a.seconds)
+        r['lat'] = stats(latencies(page, pg, a.samples), a.samples)
+        flow = kernel_eval(base, token, FLOW_STATS) if FLOW else None
+        r['cpu_paused'], r['paints_paused'] = paused_cpu(page, pg)
+        r['tf'] = tf['quiet']
+        if a.hog:
+            with cpu_hog():
+                r['tf_hog'] = tf['hog'] = tf.get('hog') or tf_playground()
+                r['fps_hog'], _ = play(page, pg, a.seconds)
+                r['lat_hog'] = stats(latencies(page, pg, a.samples), a.samples)
+                pg.locator('.bp-play').click()
+            flow_all = kernel_eval(base, token, FLOW_STATS) if FLOW else None
+        if a.minutes: r['mem'] = memory(page, pg, a.minutes)
+        r['rtt'] = flow and flow['rtt']
+        r['rtt_hog'] = flow and a.hog and flow_all['rtt']
+        r['lost'] = (flow_all if a.hog else flow)['lost'] if flow else None
+        r['errors'] = errors
+        r['nodelay_seen'] = nodelay and 'TCP_NODELAY on' in (Path(d) / 'jupyterlab.log').read_text()
+    return r
+
+
+def pct(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000 if xs else float('nan')
+
+
+def table(results, a, loads):
+    def col(r):
+        ok = lambda c: '' if c is None else (' ok' if c else ' MISSED')
+        v = {'painted fps': f"{r['fps']:.1f}{ok(r['fps'] >= 45)}",
+             'TF Playground XOR updates/s (same run)': f"{r['tf']:.1f}",
+             'ours / TF': f"{r['fps'] / r['tf']:.2f}{ok(r['fps'] >= 1.2 * r['tf'])}",
+             'slider→paint median ms': f"{r['lat']['med']:.0f}{ok(r['lat']['med'] <= 100)}",
+             'slider→paint p90 ms': f"{r['lat']['p90']:.0f}{ok(r['lat']['p90'] <= 150)}",
+             '  presses answered': r['lat']['n'],
+             'CPU % of machine, playing': f"{r['cpu']:.0f}{ok(r['cpu'] <= 60)}",
+             'CPU % of machine, paused': f"{r['cpu_paused']:.1f}{ok(r['cpu_paused'] <= 3)}",
+             '  frames painted while paused': str(r['paints_paused']),
+             'send→ack round trip median / p99 ms': f"{pct(r['rtt'], .5):.0f} / {pct(r['rtt'], .99):.0f}" if r['rtt'] else 'n/a'}
+        if a.hog:
+            v.update({'hog: painted fps': f"{r['fps_hog']:.1f}",
+                      'hog: TF Playground XOR updates/s': f"{r['tf_hog']:.1f}",
+                      'hog: ours / TF': f"{r['fps_hog'] / r['tf_hog']:.2f}{ok(r['fps_hog'] >= 1.2 * r['tf_hog'])}",
+                      'hog: slider→paint median ms': f"{r['lat_hog']['med']:.0f}{ok(r['lat_hog']['med'] <= 100)}",
+                      'hog: slider→paint p90 ms': f"{r['lat_hog']['p90']:.0f}{ok(r['lat_hog']['p90'] <= 150)}",
+                      'hog:   presses answered': r['lat_hog']['n'],
+                      'hog: round trip median / p99 ms': f"{pct(r['rtt_hog'], .5):.0f} / {pct(r['rtt_hog'], .99):.0f}" if r['rtt_hog'] else 'n/a'})
+        if r['lost'] is not None: v['frames lost to the ack timeout'] = str(r['lost'])
+        if a.minutes:
+            (k0, h0), (k1, h1) = r['mem'][0], r['mem'][-1]
+            v[f'{a.minutes:g} min Play: kernel RSS growth MB'] = f'{k1 - k0:+.1f}{ok(k1 - k0 < 50)}'
+            v[f'{a.minutes:g} min Play: JS heap growth MB'] = f'{h1 - h0:+.1f}{ok(h1 - h0 < 50)}'
+        v['console errors'] = str(len(r['errors']))
+        return v
+    cols = [col(r) for r in results]
+    names = list(cols[0])
+    w, cw = max(map(len, names)), max(14, *(len(r['name']) + 2 for r in results), *(len(c[k]) + 2 for c in cols for k in c))
+    print(f'live view benchmark: grid {a.grid}x{a.grid}, {a.speed} epochs/frame, {a.seconds:g} s of Play, '
+          f'timeout {a.timeout:g} s, {psutil.cpu_count()} cores; load average (1/5/15 min) at start '
+          f'{"/".join(f"{x:.2f}" for x in loads[0])}, at end {"/".join(f"{x:.2f}" for x in loads[1])}')
+    print(f'{"":<{w}}' + ''.join(f'{r["name"]:>{cw}}' for r in results))
+    for k in names: print(f'{k:<{w}}' + ''.join(f'{c.get(k, ""):>{cw}}' for c in cols))
+    print('targets: fps >= 45 and >= 1.2x TF; slider median <= 100 ms, p90 <= 150 ms (also under the hog); '
+          'CPU <= 60 % playing, ~0 paused; 5 min memory growth < 50 MB each')
+    for r in results:
+        if r['errors']: print(f"{r['name']} console errors: {r['errors'][:5]}")
+        if 'mem' in r: print(f"{r['name']} memory every 30 s (kernel RSS MB, JS heap MB): "
+                             + ' '.join(f'({k:.0f}, {h:.1f})' for k, h in r['mem']))
+        if r.get('nodelay_seen') is False and 'nodelay' in r['name']: print(f"{r['name']}: NODELAY NOT APPLIED")
+
+
+def main(a):
+    if not Path(CHROMIUM).exists(): sys.exit(f'{CHROMIUM} not found: apt-get install chromium')
+    loads = [os.getloadavg()]
+    tf = dict(quiet=tf_playground())
+    results = [variant(w, nd, a, tf) for nd in a.nodelay for w in a.window]
+    loads.append(os.getloadavg())
+    table(results, a, loads)
+    if a.json: Path(a.json).write_text(json.dumps(dict(results=results, loads=loads, args=vars(a)), default=str))
+    return results
+
+
+def ints(s): return [int(x) for x in s.split(',')]
+
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--seconds', type=float, default=10); ap.add_argument('--grid', type=int, default=100)
-    ap.add_argument('--speed', type=int, default=10); ap.add_argument('--fps', type=float, default=60)
-    ap.add_argument('--samples', type=int, default=20)
-    a = ap.parse_args()
-    main(a.seconds, a.grid, a.speed, a.fps, a.samples)
+    ap.add_argument('--window', type=ints, default=[3], help='frames in flight, e.g. 1,2,3,4 (one column each)')
+    ap.add_argument('--nodelay', type=ints, default=[0], help='0, 1 or 0,1: TCP_NODELAY on the kernel websockets')
+    ap.add_argument('--timeout', type=float, default=1.0, help='seconds before an unacknowledged frame counts as lost')
+    ap.add_argument('--seconds', type=float, default=10); ap.add_argument('--samples', type=int, default=20)
+    ap.add_argument('--grid', type=int, default=100); ap.add_argument('--speed', type=int, default=10)
+    ap.add_argument('--minutes', type=float, default=0, help='also play this long and report memory growth')
+    ap.add_argument('--no-hog', dest='hog', action='store_false', help='skip the CPU-hog measurements')
+    ap.add_argument('--json', help='also write the raw results here')
+    main(ap.parse_args())

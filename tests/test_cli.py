@@ -1,14 +1,15 @@
 "`backprop-train` as a user meets it: real processes, exit codes, stderr, files on disk. Runs are started in parallel to keep this fast."
-import json, os, subprocess, sys
+import json, os, signal, subprocess, sys, time
 import pytest
 import torch
-from backprop_nbdev import xor_data, init_params, train, NetTrainer, BCEWithLogitsLoss, moons
-from backprop_nbdev.io import load_model, load_net
+from backprop_nbdev import xor_data, init_params, train, Trainer, moons, mlp, save_model, load_model, LOSSES
+from backprop_nbdev.io import _checksum, _dump, _KEY, FORMAT, FORMAT_VERSION
+from safetensors.torch import save_file
 
 CLI = [sys.executable, '-m', 'backprop_nbdev.cli']
 SCRIPT = os.path.join(os.path.dirname(sys.executable), 'backprop-train')   # the console script, once installed
 EPOCHS = '300'
-NET = ('--dataset', 'moons', '--activation', 'tanh', '--depth', '2', '--loss', 'bce', '--epochs', '200')   # a run off the course's path
+NET = ('--dataset', 'moons', '--activation', 'tanh', '--depth', '2', '--loss', 'bce', '--epochs', '200')   # not the course's network
 
 
 def start(*args, cmd=CLI, cwd=None):
@@ -18,17 +19,27 @@ def start(*args, cmd=CLI, cwd=None):
 
 def finish(procs):
     "Wait for every process; return name -> (exit code, stdout, stderr)."
-    out = {}
-    for name, p in procs.items():
-        so, se = p.communicate(timeout=120)
-        out[name] = (p.returncode, so, se)
-    return out
+    return {name: (lambda so_se: (p.returncode, *so_se))(p.communicate(timeout=120)) for name, p in procs.items()}
+
+
+def odd_files(d):
+    "Model files a user could be handed: a float seed, a list as the dataset, float16 tensors with a valid checksum."
+    X, y = xor_data()
+    save_model(d / 'float_seed.safetensors', init_params(), data=(X, y), seed=1.5, dataset='xor')
+    save_model(d / 'list_dataset.safetensors', init_params(), data=(X, y), seed=42, dataset=['xor'])
+    net = mlp([2, 3, 1], out_act='sigmoid')
+    tensors = {f'{k}{i}': p.detach().half() for i, l in enumerate([net.layers[0], net.layers[2]], 1) for k, p in (('W', l.W), ('b', l.b))}
+    info = dict(format=FORMAT, format_version=FORMAT_VERSION, library_version='0.1.0', meta={},
+                architecture=dict(sizes=[2, 3, 1], activation='sigmoid', loss='mse', dtype='float16'))
+    text = _dump(info)
+    save_file(tensors, str(d / 'half.safetensors'), metadata={_KEY: f'{text[:-1]},"sha256":"{_checksum(text, tensors)}"}}'})
 
 
 @pytest.fixture(scope='module')
 def runs(tmp_path_factory):
     d = tmp_path_factory.mktemp('cli')
     a, b, n1, n2 = d / 'a', d / 'b', d / 'n1', d / 'n2'
+    odd_files(d)
     first = finish(dict(
         help=start('--help'),
         a=start('--epochs', EPOCHS, '--out', str(a), '--no-progress'),
@@ -39,6 +50,14 @@ def runs(tmp_path_factory):
         net1=start(*NET, '--out', str(n1), '--no-progress'),
         net2=start(*NET, '--out', str(n2), '--quiet'),
         bad_depth=start('--depth', '5'),
+        huge_hidden=start('--hidden', '100000000'),
+        hidden_1025=start('--hidden', '1025', '--activation', 'tanh'),
+        huge_seed=start('--seed', '18446744073709551616'),
+        huge_epochs=start('--epochs', str(10**12)),
+        float_seed=start('--load', str(d / 'float_seed.safetensors')),
+        list_dataset=start('--load', str(d / 'list_dataset.safetensors')),
+        half=start('--load', str(d / 'half.safetensors')),
+        directory=start('--load', str(d)),
     ))
     corrupt = d / 'corrupt.safetensors'
     raw = bytearray((a / 'model.safetensors').read_bytes()); raw[-2] ^= 0x10
@@ -58,18 +77,20 @@ def test_help_is_complete(runs):
         assert opt in out, opt
     for default in ('(default: xor)', '(default: 3)', '(default: 1)', '(default: sigmoid)', '(default: mse)', '(default: 1.0)', '(default: 5000)', '(default: 42)', '(default: float32)'):
         assert default in out, default
+    flat = ' '.join(out.split())
     assert 'exit codes' in out and '{sigmoid,tanh,relu}' in out and '{mse,bce}' in out
+    assert 'units in each hidden layer, 1-1024' in flat and 'hidden layers, 1-4' in flat and '1-1,000,000' in flat
 
 
 def test_run_writes_everything(runs):
     code, out, err = runs['a']
     a = runs['dirs'][0]
     assert code == 0 and err == ''
-    assert 'xor: 2-3-1 network, float32' in out and 'final loss' in out and 'wrote' in out
+    assert 'xor: 2-3-1 sigmoid network, float32' in out and 'final loss' in out and 'wrote' in out
     assert sorted(p.name for p in a.iterdir()) == ['boundary.png', 'loss.png', 'losses.json', 'model.safetensors']
     for png in ('loss.png', 'boundary.png'):
         assert (a / png).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and (a / png).stat().st_size > 5000
-    params, meta = load_model(a / 'model.safetensors', expect_data=xor_data())
+    net, meta = load_model(a / 'model.safetensors', expect_data=xor_data())
     assert (meta['epochs'], meta['seed'], meta['dataset'], meta['lr']) == (300, 42, 'xor', 1.0)
 
 
@@ -79,95 +100,89 @@ def test_quiet_prints_nothing(runs):
 
 def test_same_args_bit_identical(runs):
     "Two separate processes, same seed and arguments: identical loss history and an identical model file, byte for byte."
-    a, b = runs['dirs']
-    la, lb = json.loads((a / 'losses.json').read_text()), json.loads((b / 'losses.json').read_text())
-    assert len(la) == int(EPOCHS) and la == lb
-    assert (a / 'model.safetensors').read_bytes() == (b / 'model.safetensors').read_bytes()
+    for a, b in (runs['dirs'], runs['net_dirs']):
+        la, lb = json.loads((a / 'losses.json').read_text()), json.loads((b / 'losses.json').read_text())
+        assert len(la) in (200, int(EPOCHS)) and la == lb
+        assert (a / 'model.safetensors').read_bytes() == (b / 'model.safetensors').read_bytes()
 
 
 def test_cli_equals_library(runs):
-    "The command line runs the library's own train: same history as calling it directly in this process."
+    "The command line runs the library: the course's `train` for the defaults, a Trainer for the rest, bit for bit."
     X, y = xor_data()
     _, losses = train(X, y, init_params(seed=42), lr=1.0, epochs=int(EPOCHS))
     assert json.loads((runs['dirs'][0] / 'losses.json').read_text()) == losses
+    t = Trainer(*moons(seed=42), hidden=3, depth=2, activation='tanh', loss='bce', seed=42).step(200)
+    n1 = runs['net_dirs'][0]
+    assert json.loads((n1 / 'losses.json').read_text()) == t.history
+    net, meta = load_model(n1 / 'model.safetensors', expect_data=moons(seed=42))
+    assert all(torch.equal(a, b) for a, b in zip(t.net.params(), net.params()))
+    assert repr(net) == 'Sequential(Linear(2, 3), Tanh(), Linear(3, 3), Tanh(), Linear(3, 1))'
+    assert meta['architecture'] == dict(sizes=[2, 3, 3, 1], activation='tanh', loss='bce', dtype='float32')
 
 
 @pytest.mark.parametrize('name, message', [
-    ('lr_neg', 'backprop-train: error: lr must be a finite number > 0, got -1.0\n'),
-    ('lr_text', "backprop-train: error: argument --lr: invalid float value: 'abc' (see --help)\n"),
+    ('lr_neg', 'lr must be a finite number > 0, got -1.0'),
+    ('lr_text', "argument --lr: invalid float value: 'abc' (see --help)"),
+    ('bad_depth', 'depth must be an integer >= 1 and <= 4, got 5'),
+    ('huge_hidden', 'hidden must be an integer >= 1 and <= 1024, got 100000000'),
+    ('hidden_1025', 'hidden must be an integer >= 1 and <= 1024, got 1025'),
+    ('huge_seed', 'seed must be an integer >= 0 and <= 18446744073709551615, got 18446744073709551616'),
+    ('huge_epochs', 'epochs must be an integer >= 1 and <= 1000000, got 1000000000000'),
 ])
 def test_bad_argument_exit_2_one_line(runs, name, message):
-    assert runs[name] == (2, '', message)
+    assert runs[name] == (2, '', f'backprop-train: error: {message}\n')
+
+
+@pytest.mark.parametrize('name, message', [
+    ('float_seed', 'the seed in'), ('list_dataset', "names the dataset ['xor'] (list)"),
+    ('half', 'is not a network this version can build'), ('directory', 'got the directory'),
+    ('load_corrupt', 'checksum does not match'),
+])
+def test_bad_model_file_exit_2_one_line(runs, name, message):
+    code, out, err = runs[name]
+    assert code == 2 and out == '' and err.count('\n') == 1, runs[name]
+    assert err.startswith('backprop-train: error: ') and message in err and 'Traceback' not in err
 
 
 def test_divergence_exit_3(runs):
     code, out, err = runs['diverge']
     assert code == 3 and err.count('\n') == 1
     assert err.startswith('backprop-train: error: training diverged at epoch') and 'lower the learning rate' in err
-    assert 'Traceback' not in err
 
 
 def test_load_evaluates(runs):
-    code, out, err = runs['load_a']
-    assert code == 0 and err == ''
-    assert 'xor, 2-3-1 network, float32, loss ' in out and 'accuracy ' in out
+    for name, d, text in (('load_a', runs['dirs'][0], 'xor, 2-3-1 sigmoid network, float32, mse loss '),
+                          ('load_net', runs['net_dirs'][0], 'moons, 2-3-3-1 tanh network, float32, bce loss ')):
+        code, out, err = runs[name]
+        net, meta = load_model(d / 'model.safetensors')
+        X, y = (xor_data() if meta['dataset'] == 'xor' else moons(seed=42))
+        L = LOSSES[meta['architecture']['loss']]()(net(X), y).item()
+        assert (code, err) == (0, '') and out.startswith(f"{d / 'model.safetensors'}: {text}{L:.7g}, accuracy "), out
 
 
-def test_corrupt_model_exit_2(runs):
-    code, out, err = runs['load_corrupt']
-    assert code == 2 and out == '' and err.count('\n') == 1
-    assert err.startswith('backprop-train: error: ') and 'checksum does not match' in err
+def test_interrupt_keeps_what_was_learned(tmp_path):
+    "Ctrl-C during training: exit 130, and the model and losses of the epochs done are written."
+    p = start('--dataset', 'moons', '--hidden', '16', '--depth', '3', '--epochs', '1000000', '--out', str(tmp_path), '--no-progress')
+    line = p.stdout.readline()                       # the header line: training has started
+    assert line.startswith('moons: 2-16-16-16-1'), line
+    time.sleep(1.0)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, (out, err)
+    assert 'interrupted at epoch' in err and 'Traceback' not in err
+    losses = json.loads((tmp_path / 'losses.json').read_text())
+    net, meta = load_model(tmp_path / 'model.safetensors')
+    assert 0 < len(losses) == meta['epochs'] < 1000000 and meta['final_loss'] == losses[-1]
 
 
-@pytest.mark.skipif(not os.path.exists(SCRIPT), reason='console script backprop-train not installed (pip install -e . after console_scripts is set)')
+@pytest.mark.skipif(not os.path.exists(SCRIPT), reason='console script backprop-train not installed (pip install -e .)')
 def test_console_script(tmp_path):
     r = finish(dict(help=start('--help', cmd=[SCRIPT]), bad=start('--lr', '0', cmd=[SCRIPT])))
     assert r['help'][0] == 0 and '--epochs' in r['help'][1]
     assert r['bad'] == (2, '', 'backprop-train: error: lr must be a finite number > 0, got 0.0\n')
 
 
-def test_net_run_writes_everything(runs):
-    code, out, err = runs['net1']
-    n1 = runs['net_dirs'][0]
-    assert code == 0 and err == ''
-    assert out.startswith('moons: 2-3-3-1 tanh network, float32, bce, lr 1, 200 epochs, seed 42\nfinal loss ') and 'wrote' in out
-    assert sorted(p.name for p in n1.iterdir()) == ['boundary.png', 'loss.png', 'losses.json', 'model.safetensors']
-    for png in ('loss.png', 'boundary.png'):
-        assert (n1 / png).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and (n1 / png).stat().st_size > 5000
-    net, meta = load_net(n1 / 'model.safetensors', expect_data=moons(seed=42))
-    assert repr(net) == 'Sequential(Linear(2, 3), Tanh(), Linear(3, 3), Tanh(), Linear(3, 1))'
-    assert meta['architecture'] == dict(sizes=[2, 3, 3, 1], activation='tanh', depth=2, output='logits', loss='bce', dtype='float32')
-    assert (meta['epochs'], meta['seed'], meta['dataset'], meta['lr'], meta['format_version']) == (200, 42, 'moons', 1.0, 2)
-
-
-def test_net_same_args_bit_identical(runs):
-    "Two processes with the same non-default arguments: identical loss history and model file, byte for byte."
-    n1, n2 = runs['net_dirs']
-    assert runs['net2'] == (0, '', '')
-    l1, l2 = json.loads((n1 / 'losses.json').read_text()), json.loads((n2 / 'losses.json').read_text())
-    assert len(l1) == 200 and l1 == l2
-    assert (n1 / 'model.safetensors').read_bytes() == (n2 / 'model.safetensors').read_bytes()
-
-
-def test_net_cli_equals_library(runs):
-    "The non-default path is NetTrainer: same history and weights as stepping one in this process."
-    X, y = moons(seed=42)
-    t = NetTrainer(X, y, 3, 1.0, 42, 'tanh', 2, 'bce').step(200)
-    n1 = runs['net_dirs'][0]
-    assert json.loads((n1 / 'losses.json').read_text()) == t.history
-    net, _ = load_net(n1 / 'model.safetensors')
-    assert all(torch.equal(a, b) for a, b in zip(t.net.params(), net.params()))
-
-
-def test_load_net_evaluates(runs):
-    code, out, err = runs['load_net']
-    n1 = runs['net_dirs'][0]
-    net, _ = load_net(n1 / 'model.safetensors')
-    X, y = moons(seed=42)
-    L = BCEWithLogitsLoss()(net(X), y).item()
-    assert code == 0 and err == ''
-    assert out.startswith(f"{n1 / 'model.safetensors'}: moons, 2-3-3-1 tanh network, float32, bce loss {L:.7g}, accuracy ")
-
-
-def test_bad_depth_exit_2_one_line(runs):
-    assert runs['bad_depth'] == (2, '', 'backprop-train: error: depth must be an integer >= 1 and <= 4, got 5\n')
+def test_cli_does_not_import_widgets():
+    code = "import sys, backprop_nbdev.cli; print(sorted(m for m in ('ipywidgets', 'anywidget') if m in sys.modules))"
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == '[]', r

@@ -8,7 +8,7 @@ from backprop_nbdev.backward import Grads, Steps, backward, backward_steps
 from backprop_nbdev.loss import mse
 from backprop_nbdev.autograd import autograd_grads
 from backprop_nbdev.gradcheck import check_backward, numerical_grad, reference_steps
-from backprop_nbdev.training import one_thread
+from backprop_nbdev.training import _threads_for
 
 # A learner's backward pass is generated as real source code, one line per quantity in chain order, exactly as a learner
 # writes it in the exercise (so a crash has a line and local variables to inspect); a broken one replaces one formula.
@@ -128,7 +128,7 @@ shapes = dict(seed=st.integers(0, 2 ** 31 - 1), n=st.integers(1, 64), n_in=st.in
 @given(dtype=st.sampled_from([torch.float32, torch.float64]), **shapes)
 def test_backward_equals_autograd(seed, n, n_in, n_h, n_out, dtype):
     X, y, p = net(seed, n, n_in, n_h, n_out, dtype)
-    with one_thread():
+    with _threads_for(0):
         mine, auto = backward(X, y, p, forward(X, p)[1]), autograd_grads(X, y, p)
         steps, ref = backward_steps(X, y, p, forward(X, p)[1]), reference_steps(X, y, p)   # all eight quantities too
     for a, b in zip(mine, auto):
@@ -137,18 +137,18 @@ def test_backward_equals_autograd(seed, n, n_in, n_h, n_out, dtype):
     for a, b in zip(steps, ref): assert close(a, b, *TOL[dtype]), (a - b).abs().max()
 
 # Central differences in float64 with eps=1e-6: over 200 random draws of these shapes the worst absolute gap to the
-# manual gradient was 9.5e-11 (13_gradcheck's lab explains the ~1e-11 scale), so atol=2e-10 leaves a margin of ~2x.
+# manual gradient was 9.5e-11 (12_gradcheck's lab explains the ~1e-11 scale), so atol=2e-10 leaves a margin of ~2x.
 @settings(max_examples=10, deadline=None)
 @given(**shapes)
 def test_backward_equals_finite_differences(seed, n, n_in, n_h, n_out):
     X, y, p = net(seed, n, n_in, n_h, n_out, torch.float64)
-    with one_thread(): num = numerical_grad(lambda q: mse(forward(X, q)[0], y), p)
+    with _threads_for(0): num = numerical_grad(lambda q: mse(forward(X, q)[0], y), p)
     for a, b in zip(backward(X, y, p, forward(X, p)[1]), num): assert close(a, b, 1e-6, 2e-10), (a - b).abs().max()
 
 # The exercise notebook as a learner meets it: delete the marked line, fill in the `...`, run the check.
 def exercise_cell(fn_name):
     import json, pathlib
-    nb = json.loads((pathlib.Path(__file__).parents[1] / 'nbs' / '14_exercise.ipynb').read_text())
+    nb = json.loads((pathlib.Path(__file__).parents[1] / 'nbs' / '13_exercise.ipynb').read_text())
     src, = [''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'code' and f"def {fn_name}(" in ''.join(c['source']) and '✏️ delete this line' in ''.join(c['source'])]
     return '\n'.join(l for l in src.split('\n') if '✏️ delete this line' not in l)
 

@@ -1,10 +1,13 @@
-"Checks on the project itself: the README is generated, its commands are the ones CI runs, settings.ini rules."
-import configparser, re, subprocess, sys
+"Checks on the project itself: the README is generated, its commands are the ones CI runs, settings.ini rules, the public API is deliberate, notebooks are numbered and speak of the project alone."
+import configparser, json, re, subprocess, sys
 from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
+NBS = sorted((root / 'nbs').glob('*.ipynb'))
 
 def cfg(): c = configparser.ConfigParser(delimiters=['=']); c.read(root / 'settings.ini'); return c['DEFAULT']
+
+def cells(nb): return json.loads(nb.read_text())['cells']
 
 def test_readme_is_generated_from_index():
     r = subprocess.run([sys.executable, 'tools/make_readme.py', '--check'], cwd=root, capture_output=True, text=True)
@@ -22,22 +25,35 @@ def test_version_comes_from_settings():
     r = subprocess.run([sys.executable, 'setup.py', '--version'], cwd=root, capture_output=True, text=True)
     assert r.stdout.strip().splitlines()[-1] == cfg()['version']
 
-def test_every_notebook_module_is_in_the_public_api():
-    "Each exported module is star-imported by the package, so `from backprop_nbdev import *` has every lesson."
-    init = (root / 'backprop_nbdev' / '__init__.py').read_text()
-    mods = {m.group(1) for nb in (root / 'nbs').glob('*.ipynb') for m in re.finditer(r'#\|\s*default_exp\s+(\w+)', nb.read_text())}
-    assert mods, 'no notebooks found'
-    private = {'cli': 'a console script, not an API', 'exercise': 'the exercise solutions stay one explicit import away'}
-    missing = sorted(m for m in mods - set(private) if f'from .{m} import *' not in init)
-    assert not missing, f'modules missing from backprop_nbdev/__init__.py: {missing}'
+def test_titles_match_file_numbers():
+    "Every numbered notebook opens with '# NN — Title' and a '> summary', NN its file's number; one module per notebook."
+    mods = []
+    for nb in NBS:
+        if nb.stem == 'index': continue
+        md = next(c for c in cells(nb) if c['cell_type'] == 'markdown')
+        title = ''.join(md['source']).splitlines()
+        assert title[0].startswith(f"# {nb.stem[:2]} — "), (nb.name, title[0])
+        assert title[1].startswith('> '), nb.name
+        mods += re.findall(r'#\|\s*default_exp\s+(\w+)', nb.read_text())
+    assert len(mods) == len(set(mods)), 'two notebooks export the same module'
 
-def test_star_import_gives_the_api_and_no_modules():
+def test_no_issue_talk():
+    "The repository speaks of the project alone: no notebook, README, tool or benchmark mentions issues or 'the original notebook'."
+    texts = {p: p.read_text() for p in [*NBS, root / 'README.md', *(root / 'benchmarks').glob('*.py'), *(root / 'tools').glob('*')]}
+    for p, t in texts.items():
+        for bad in (r'\bthe issue\b', r'\bissue \d+', r'\bissues?\b(?! of)', r'\boriginal notebook\b'):
+            m = re.search(bad, t, re.I)
+            assert not m, f"{p.relative_to(root)}: {t[max(0, m.start() - 60):m.end() + 40]!r}"
+
+def test_public_api_is_deliberate():
+    "`from backprop_nbdev import *` gives the course's functions and classes, no modules, no validators or drawing internals."
     ns = {}
     exec('import io\nfrom backprop_nbdev import *', ns)
     import io, backprop_nbdev
     assert ns['io'] is io                                    # the standard library's io is not shadowed
-    assert {'train', 'forward', 'Playground', 'save_model', 'check_backward', 'Sequential'} <= set(ns)
-    stars = re.findall(r'^from \.(\w+) import \*$', (root / 'backprop_nbdev' / '__init__.py').read_text(), re.M)
-    want = [n for m in stars for n in __import__(f'backprop_nbdev.{m}', fromlist=['_']).__all__]
-    assert backprop_nbdev.__all__ == want
-    assert len(set(want)) == len(want), 'two lessons export the same name'
+    api = set(backprop_nbdev.__all__)
+    assert {'train', 'forward', 'backward', 'Playground', 'Stepper', 'Trainer', 'save_model', 'load_model', 'check_backward', 'mlp', 'fit', 'moons'} <= api
+    assert not any(n.startswith(('check_', '_')) for n in api), sorted(n for n in api if n.startswith(('check_', '_')))
+    assert not api & {'describe', 'atomic_write', 'Table', 'max_weights', 'colour_table', 'png_bytes', 'max_coord'}
+    assert len(api) == len(backprop_nbdev.__all__), 'a name is exported twice'
+    assert len(api) <= 100, len(api)
