@@ -9,7 +9,7 @@ For each variant (window size, TCP_NODELAY on the kernel websockets or not), wit
   share of the machine, while playing and while paused (5 s);
 - TF Playground's XOR updates/s, by /work/shared/anchors/tf-playground/measure.py, run in the same run (and load);
 - with --minutes M: M minutes of Play, and the growth of the kernel's RSS and of the page's JS heap (after a GC).
-Usage: python benchmarks/bench_playground.py [--window 3] [--nodelay 0,1] [--minutes 5] [--seconds 10] [--samples 20]"""
+Usage: python benchmarks/bench_playground.py [--window 2] [--server ,nodelay,untrack] [--minutes 5] [--no-hog]"""
 import argparse, ast, json, os, random, statistics, subprocess, sys, tempfile, time
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,20 +21,21 @@ from test_playground_browser import CHROMIUM, chromium_page, jupyterlab, open_an
 
 PROTO = '/work/proto/live'       # live.py (the prototype) and nodelay.py
 TF_MEASURE = Path('/work/shared/anchors/tf-playground/measure.py')
-# The one cell the benchmark runs; its last line displays the view. {grid} {speed} {window} {timeout} are filled in.
+# The one cell the benchmark runs; its last line displays the view. {grid} {speed} {fps} {window} {timeout} are
+# filled in. It needs an lr slider (.bp-lr), a Play/Pause button (.bp-play) and board.js's view (.bp-board).
 CELL = f"""import sys; sys.path.insert(0, {PROTO!r})
 from live import Live
-live = Live(grid={{grid}}, speed={{speed}}, window={{window}}, timeout={{timeout}})
+live = Live(grid={{grid}}, speed={{speed}}, fps={{fps}}, window={{window}}, timeout={{timeout}})
 live.view"""
 # An expression, evaluated in the kernel, for its frame window (round trips, losses); None when CELL has no such thing.
 FLOW = 'live.board.flow'
 
 PROBE = """el => {
-    const b = window.__bp = {paints: 0, counting: false, lat: [], key: null, lr: null};
+    const b = window.__bp = {paints: 0, counting: false, lat: [], back: [], key: null, lr: null};
     el.addEventListener('bp-paint', e => {
         const d = e.detail;
         if (b.counting) b.paints++;
-        if (b.key && d.lr !== b.key.lr) { b.lat.push(d.t - b.key.t); b.key = null; }
+        if (b.key && d.lr !== b.key.lr) { b.lat.push(d.t - b.key.t); b.back.push(d.transit + d.wait); b.key = null; }
         b.lr = d.lr;
     });
     // capture: before the slider's own handler, so the time is the keydown's
@@ -79,14 +80,22 @@ def tf_playground():
     return json.loads(r.stdout.strip().splitlines()[-1])['xor']['updates_per_s']
 
 
+# Server options the course's launcher can pass (nodelay: NoDelayConnection in /work/proto/live/nodelay.py;
+# untrack: JupyterLab ignores the kernel's busy/idle around widget messages, so 60 acks/s do not flip its busy
+# indicators and favicon 120 times a second). Both are plain jupyter_server configuration.
+SERVER_OPTIONS = {
+    'nodelay': "c.ServerApp.kernel_websocket_connection_class = 'nodelay.NoDelayConnection'",
+    'untrack': "c.MappingKernelManager.untracked_message_types.append('comm_msg')",
+}
+
+
 @contextmanager
-def nodelay_config(on):
-    "Make the JupyterLab that jupyterlab() starts use nodelay.NoDelayConnection (through its config path)."
+def server_config(options):
+    "Make the JupyterLab that jupyterlab() starts use `options` (names in SERVER_OPTIONS), through its config path."
     saved = {k: os.environ.get(k) for k in ('JUPYTER_CONFIG_PATH', 'PYTHONPATH')}
     with tempfile.TemporaryDirectory() as d:
-        if on:
-            cfg = {'ServerApp': {'kernel_websocket_connection_class': 'nodelay.NoDelayConnection'}}
-            (Path(d) / 'jupyter_server_config.json').write_text(json.dumps(cfg))
+        if options:
+            (Path(d) / 'jupyter_server_config.py').write_text('\n'.join(SERVER_OPTIONS[o] for o in options) + '\n')
             os.environ['JUPYTER_CONFIG_PATH'] = os.pathsep.join(filter(None, [d, saved['JUPYTER_CONFIG_PATH']]))
             os.environ['PYTHONPATH'] = os.pathsep.join(filter(None, [PROTO, saved['PYTHONPATH']]))
         try: yield
@@ -120,30 +129,42 @@ def kernel_eval(base, token, expr):
 FLOW_STATS = f"""__import__('json').dumps((lambda f: dict(rtt=sorted(f.rtt), lost=f.lost, _=f.rtt.clear()))({FLOW}))"""
 
 
+def role(p):
+    "Which part of the stack a process is, for the CPU breakdown."
+    try: cmd = ' '.join(p.cmdline())
+    except psutil.Error: return 'gone'
+    for key, name in [('ipykernel', 'kernel'), ('jupyterlab', 'server'), ('--type=renderer', 'renderer'),
+                      ('--type=gpu', 'gpu'), ('--type=', 'chromium other'), ('chrom', 'browser'), ('node', 'playwright')]:
+        if key in cmd: return name
+    return 'this script'
+
+
 def play(page, pg, seconds):
-    "Play for `seconds` after 1.5 s of warm-up; returns (painted fps, CPU % of the machine, wall s)."
+    "Play for `seconds` after 1.5 s of warm-up; returns (painted fps, CPU % of the machine, % of a core by role)."
     pg.locator('.bp-play').click()
     page.wait_for_timeout(1500)
     procs = tree()
-    c0, t0 = cpu_seconds(procs), time.perf_counter()
+    c0, t0 = {p: cpu_seconds([p]) for p in procs}, time.perf_counter()
     page.evaluate('() => { __bp.paints = 0; __bp.counting = true; }')
     page.wait_for_timeout(seconds * 1000)
     n = page.evaluate('() => { __bp.counting = false; return __bp.paints; }')
     wall = time.perf_counter() - t0
-    return n / wall, (cpu_seconds(procs) - c0) / (wall * psutil.cpu_count()) * 100
+    by_role = {}
+    for p in procs: by_role[role(p)] = by_role.get(role(p), 0) + (cpu_seconds([p]) - c0[p]) / wall * 100
+    return n / wall, sum(by_role.values()) / psutil.cpu_count(), by_role
 
 
 def latencies(page, pg, samples):
     "Press the lr slider `samples` times while playing (alternately right and left); ms to the first new-lr paint."
     handle = pg.locator('.bp-lr .noUi-handle')
     handle.focus()
-    page.evaluate('() => { __bp.lat = []; }')
+    page.evaluate('() => { __bp.lat = []; __bp.back = []; }')
     for i in range(samples):
         handle.press('ArrowRight' if i % 2 == 0 else 'ArrowLeft')
         try: page.wait_for_function(f'() => __bp.lat.length > {i} || __bp.key === null', timeout=3000, polling=20)
         except Exception: page.evaluate('() => { __bp.key = null; }')   # counted as missing below
         page.wait_for_timeout(random.uniform(150, 350))     # so presses fall at random phases of the frame cycle
-    return page.evaluate('() => __bp.lat')
+    return page.evaluate('() => [__bp.lat, __bp.back]')
 
 
 def paused_cpu(page, pg, seconds=5):
@@ -177,18 +198,20 @@ def memory(page, pg, minutes):
     return trace
 
 
-def stats(lat, samples):
-    if not lat: return dict(n=f'0/{samples}', med=float('nan'), p90=float('nan'))
+def stats(lat_back, samples):
+    "Median and p90 of the latencies, and the median of their last leg (kernel sent the frame → painted)."
+    lat, back = lat_back
+    if not lat: return dict(n=f'0/{samples}', med=float('nan'), p90=float('nan'), back=float('nan'))
     p90 = statistics.quantiles(lat, n=10, method='inclusive')[-1] if len(lat) > 1 else lat[0]
-    return dict(n=f'{len(lat)}/{samples}', med=statistics.median(lat), p90=p90)
+    return dict(n=f'{len(lat)}/{samples}', med=statistics.median(lat), p90=p90, back=statistics.median(back))
 
 
-def variant(window, nodelay, a, tf):
+def variant(window, options, a, tf):
     "Measure one variant, quiet and under a CPU hog; returns a dict of results."
     from playwright.sync_api import sync_playwright
-    r = dict(name=f'W={window}' + (' nodelay' if nodelay else ''))
-    cell = CELL.format(grid=a.grid, speed=a.speed, window=window, timeout=a.timeout)
-    with tempfile.TemporaryDirectory() as d, nodelay_config(nodelay), jupyterlab(Path(d)) as (base, token, nbs), \
+    r = dict(name=' '.join([f'W={window}', *options]))
+    cell = CELL.format(grid=a.grid, speed=a.speed, fps=a.fps, window=window, timeout=a.timeout)
+    with tempfile.TemporaryDirectory() as d, server_config(options), jupyterlab(Path(d)) as (base, token, nbs), \
             chromium_page(sync_playwright) as page:
         errors = []
         page.on('console', lambda m: errors.append(m.text) if m.type == 'error' else None)
@@ -196,7 +219,7 @@ def variant(window, nodelay, a, tf):
         pg = open_and_run_all(page, base, token, 'bench.ipynb')
         pg.locator('.bp-board').wait_for()
         pg.locator('.bp-board').evaluate(PROBE)
-        r['fps'], r['cpu'] = play(page, pg, a.seconds)
+        r['fps'], r['cpu'], r['cpu_by'] = play(page, pg, a.seconds)
         r['lat'] = stats(latencies(page, pg, a.samples), a.samples)
         flow = kernel_eval(base, token, FLOW_STATS) if FLOW else None
         r['cpu_paused'], r['paints_paused'] = paused_cpu(page, pg)
@@ -204,7 +227,7 @@ def variant(window, nodelay, a, tf):
         if a.hog:
             with cpu_hog():
                 r['tf_hog'] = tf['hog'] = tf.get('hog') or tf_playground()
-                r['fps_hog'], _ = play(page, pg, a.seconds)
+                r['fps_hog'] = play(page, pg, a.seconds)[0]
                 r['lat_hog'] = stats(latencies(page, pg, a.samples), a.samples)
                 pg.locator('.bp-play').click()
             flow_all = kernel_eval(base, token, FLOW_STATS) if FLOW else None
@@ -213,7 +236,7 @@ def variant(window, nodelay, a, tf):
         r['rtt_hog'] = flow and a.hog and flow_all['rtt']
         r['lost'] = (flow_all if a.hog else flow)['lost'] if flow else None
         r['errors'] = errors
-        r['nodelay_seen'] = nodelay and 'TCP_NODELAY on' in (Path(d) / 'jupyterlab.log').read_text()
+        r['nodelay_seen'] = 'TCP_NODELAY on' in (Path(d) / 'jupyterlab.log').read_text()
     return r
 
 
@@ -230,6 +253,7 @@ def table(results, a, loads):
              'ours / TF': f"{r['fps'] / r['tf']:.2f}{ok(r['fps'] >= 1.2 * r['tf'])}",
              'slider→paint median ms': f"{r['lat']['med']:.0f}{ok(r['lat']['med'] <= 100)}",
              'slider→paint p90 ms': f"{r['lat']['p90']:.0f}{ok(r['lat']['p90'] <= 150)}",
+             '  of which frame sent→painted, median ms': f"{r['lat']['back']:.0f}",
              '  presses answered': r['lat']['n'],
              'CPU % of machine, playing': f"{r['cpu']:.0f}{ok(r['cpu'] <= 60)}",
              'CPU % of machine, paused': f"{r['cpu_paused']:.1f}{ok(r['cpu_paused'] <= 3)}",
@@ -241,6 +265,7 @@ def table(results, a, loads):
                       'hog: ours / TF': f"{r['fps_hog'] / r['tf_hog']:.2f}{ok(r['fps_hog'] >= 1.2 * r['tf_hog'])}",
                       'hog: slider→paint median ms': f"{r['lat_hog']['med']:.0f}{ok(r['lat_hog']['med'] <= 100)}",
                       'hog: slider→paint p90 ms': f"{r['lat_hog']['p90']:.0f}{ok(r['lat_hog']['p90'] <= 150)}",
+                      'hog:   of which frame sent→painted, median': f"{r['lat_hog']['back']:.0f}",
                       'hog:   presses answered': r['lat_hog']['n'],
                       'hog: round trip median / p99 ms': f"{pct(r['rtt_hog'], .5):.0f} / {pct(r['rtt_hog'], .99):.0f}" if r['rtt_hog'] else 'n/a'})
         if r['lost'] is not None: v['frames lost to the ack timeout'] = str(r['lost'])
@@ -253,7 +278,7 @@ def table(results, a, loads):
     cols = [col(r) for r in results]
     names = list(cols[0])
     w, cw = max(map(len, names)), max(14, *(len(r['name']) + 2 for r in results), *(len(c[k]) + 2 for c in cols for k in c))
-    print(f'live view benchmark: grid {a.grid}x{a.grid}, {a.speed} epochs/frame, {a.seconds:g} s of Play, '
+    print(f'live view benchmark: grid {a.grid}x{a.grid}, {a.speed} epochs/frame, at most {a.fps:g} fps, {a.seconds:g} s of Play, '
           f'timeout {a.timeout:g} s, {psutil.cpu_count()} cores; load average (1/5/15 min) at start '
           f'{"/".join(f"{x:.2f}" for x in loads[0])}, at end {"/".join(f"{x:.2f}" for x in loads[1])}')
     print(f'{"":<{w}}' + ''.join(f'{r["name"]:>{cw}}' for r in results))
@@ -261,17 +286,19 @@ def table(results, a, loads):
     print('targets: fps >= 45 and >= 1.2x TF; slider median <= 100 ms, p90 <= 150 ms (also under the hog); '
           'CPU <= 60 % playing, ~0 paused; 5 min memory growth < 50 MB each')
     for r in results:
+        print(f"{r['name']} CPU while playing, % of one core: "
+              + ', '.join(f'{k} {v:.0f}' for k, v in sorted(r['cpu_by'].items(), key=lambda x: -x[1])))
         if r['errors']: print(f"{r['name']} console errors: {r['errors'][:5]}")
         if 'mem' in r: print(f"{r['name']} memory every 30 s (kernel RSS MB, JS heap MB): "
                              + ' '.join(f'({k:.0f}, {h:.1f})' for k, h in r['mem']))
-        if r.get('nodelay_seen') is False and 'nodelay' in r['name']: print(f"{r['name']}: NODELAY NOT APPLIED")
+        if r['nodelay_seen'] != ('nodelay' in r['name']): print(f"{r['name']}: TCP_NODELAY seen in the log: {r['nodelay_seen']}")
 
 
 def main(a):
     if not Path(CHROMIUM).exists(): sys.exit(f'{CHROMIUM} not found: apt-get install chromium')
     loads = [os.getloadavg()]
     tf = dict(quiet=tf_playground())
-    results = [variant(w, nd, a, tf) for nd in a.nodelay for w in a.window]
+    results = [variant(w, [o for o in opts.split('+') if o], a, tf) for opts in a.server for w in a.window]
     loads.append(os.getloadavg())
     table(results, a, loads)
     if a.json: Path(a.json).write_text(json.dumps(dict(results=results, loads=loads, args=vars(a)), default=str))
@@ -283,11 +310,13 @@ def ints(s): return [int(x) for x in s.split(',')]
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--window', type=ints, default=[3], help='frames in flight, e.g. 1,2,3,4 (one column each)')
-    ap.add_argument('--nodelay', type=ints, default=[0], help='0, 1 or 0,1: TCP_NODELAY on the kernel websockets')
+    ap.add_argument('--window', type=ints, default=[2], help='frames in flight, e.g. 1,2,3 (one column each)')
+    ap.add_argument('--server', type=lambda s: s.split(','), default=[''],
+                    help="server options per column, e.g. ',nodelay,untrack,nodelay+untrack' ('' = plain)")
     ap.add_argument('--timeout', type=float, default=1.0, help='seconds before an unacknowledged frame counts as lost')
     ap.add_argument('--seconds', type=float, default=10); ap.add_argument('--samples', type=int, default=20)
     ap.add_argument('--grid', type=int, default=100); ap.add_argument('--speed', type=int, default=10)
+    ap.add_argument('--fps', type=float, default=60, help='the kernel paces frames at most this often')
     ap.add_argument('--minutes', type=float, default=0, help='also play this long and report memory growth')
     ap.add_argument('--no-hog', dest='hog', action='store_false', help='skip the CPU-hog measurements')
     ap.add_argument('--json', help='also write the raw results here')

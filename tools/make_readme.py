@@ -35,7 +35,7 @@ def draw_image():
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5))
     plot_loss(losses, ax=a1); plot_decision_boundary(params, X, y, ax=a2); fig.tight_layout()
     image.parent.mkdir(exist_ok=True)
-    with atomic_write(image) as f: fig.savefig(f, format='png', dpi=80)
+    with atomic_write(image) as tmp: fig.savefig(tmp, format='png', dpi=80)
 
 if __name__ == '__main__':
     text = render(json.loads(index.read_text(encoding='utf-8')))
@@ -45,4 +45,4 @@ if __name__ == '__main__':
         sys.exit(0 if ok else 1)
     from backprop_nbdev.io import atomic_write   # replaces the file only once it is complete, with ordinary permissions
     if '--image' in sys.argv or not image.exists(): draw_image()
-    with atomic_write(readme) as f: f.write(text.encode('utf-8'))
+    with atomic_write(readme) as tmp: Path(tmp).write_text(text, encoding='utf-8')

@@ -148,6 +148,7 @@ function render({model, el}) {
     for (const [e, y] of f.test || []) test.push(e, y);
     if (latest) dropped++;
     latest = {f, yhat: bytes(buffers[0]), at: performance.now()};
+    if (document.hidden) model.send({type: 'ack', seq: f.seq});   // no animation frames in a hidden tab
     if (!raf) raf = requestAnimationFrame(paint);
   }
 
@@ -220,3 +221,4 @@ function render({model, el}) {
 }
 
 export default { render };
+export { boundaryPixels, series };   // for tests
