@@ -106,7 +106,7 @@ class DigitsSplit(NamedTuple):
 
 def load_digits_split(test_size=0.2, seed=0, dtype=torch.float32, device=None):
     "scikit-learn's bundled 8×8 digits, split (stratified, seeded) and standardised with the training statistics."
-    from sklearn.datasets import load_digits                # imported here: scikit-learn takes a second to import
+    from sklearn.datasets import load_digits                # imported here: scikit-learn is slow to import
     from sklearn.model_selection import train_test_split
     if not (isinstance(test_size, float) and 0 < test_size < 1): raise ValueError(f"test_size must be a float in (0, 1), got {describe(test_size)}")
     seed, dtype, device = check_int(seed, 'seed', max=2**32 - 1), check_dtype(dtype), check_device(device)   # scikit-learn's seeds are 32-bit

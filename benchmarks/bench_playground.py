@@ -209,7 +209,7 @@ def stats(lat_back, samples):
 def variant(window, options, a, tf):
     "Measure one variant, quiet and under a CPU hog; returns a dict of results."
     from playwright.sync_api import sync_playwright
-    r = dict(name=' '.join([f'W={window}', *options]))
+    r = dict(name=' '.join([f'W={window}', *options]), load=[os.getloadavg()[0]])
     cell = CELL.format(grid=a.grid, speed=a.speed, fps=a.fps, window=window, timeout=a.timeout)
     with tempfile.TemporaryDirectory() as d, server_config(options), jupyterlab(Path(d)) as (base, token, nbs), \
             chromium_page(sync_playwright) as page:
@@ -237,6 +237,7 @@ def variant(window, options, a, tf):
         r['lost'] = (flow_all if a.hog else flow)['lost'] if flow else None
         r['errors'] = errors
         r['nodelay_seen'] = 'TCP_NODELAY on' in (Path(d) / 'jupyterlab.log').read_text()
+    r['load'].append(os.getloadavg()[0])
     return r
 
 
@@ -248,7 +249,8 @@ def pct(xs, q):
 def table(results, a, loads):
     def col(r):
         ok = lambda c: '' if c is None else (' ok' if c else ' MISSED')
-        v = {'painted fps': f"{r['fps']:.1f}{ok(r['fps'] >= 45)}",
+        v = {'load average (1 min), column start / end': '{:.2f} / {:.2f}'.format(*r['load']),
+             'painted fps': f"{r['fps']:.1f}{ok(r['fps'] >= 45)}",
              'TF Playground XOR updates/s (same run)': f"{r['tf']:.1f}",
              'ours / TF': f"{r['fps'] / r['tf']:.2f}{ok(r['fps'] >= 1.2 * r['tf'])}",
              'slider→paint median ms': f"{r['lat']['med']:.0f}{ok(r['lat']['med'] <= 100)}",

@@ -200,6 +200,8 @@ function render({model, el}) {
   const io = new IntersectionObserver((es) => { inView = es[es.length - 1].isIntersecting; tell(); });
   io.observe(root);
   document.addEventListener('visibilitychange', tell);
+  const bye = () => model.send({type: 'bye', view: id});   // a reloaded or closed page says so too
+  window.addEventListener('pagehide', bye);
   const redrawPoints = () => drawPoints(dctx, model, size);
   model.on('change:points', redrawPoints);
   model.on('change:bounds', redrawPoints);
@@ -215,8 +217,9 @@ function render({model, el}) {
     model.off('change:points', redrawPoints);
     model.off('change:bounds', redrawPoints);
     model.off('msg:custom', onMsg);
+    window.removeEventListener('pagehide', bye);
     if (raf) cancelAnimationFrame(raf);
-    model.send({type: 'bye', view: id});
+    bye();
   };
 }
 
