@@ -31,10 +31,10 @@ live.view"""
 FLOW = 'live.board.flow'
 
 PROBE = """el => {
-    const b = window.__bp = {paints: 0, counting: false, lat: [], back: [], key: null, lr: null};
+    const b = window.__bp = {paints: 0, counting: false, lat: [], back: [], key: null, lr: null, legs: []};
     el.addEventListener('bp-paint', e => {
         const d = e.detail;
-        if (b.counting) b.paints++;
+        if (b.counting) { b.paints++; b.legs.push([d.transit, d.wait]); }
         if (b.key && d.lr !== b.key.lr) { b.lat.push(d.t - b.key.t); b.back.push(d.transit + d.wait); b.key = null; }
         b.lr = d.lr;
     });
@@ -51,6 +51,12 @@ def cpu_seconds(procs):
         try: t = p.cpu_times(); total += t.user + t.system
         except psutil.Error: pass
     return total
+
+
+def machine_busy():
+    "CPU seconds the whole machine has been busy (all processes, ours or not)."
+    t = psutil.cpu_times()
+    return t.user + t.nice + t.system + getattr(t, 'irq', 0) + getattr(t, 'softirq', 0) + getattr(t, 'steal', 0)
 
 
 def tree():
@@ -144,14 +150,17 @@ def play(page, pg, seconds):
     pg.locator('.bp-play').click()
     page.wait_for_timeout(1500)
     procs = tree()
-    c0, t0 = {p: cpu_seconds([p]) for p in procs}, time.perf_counter()
-    page.evaluate('() => { __bp.paints = 0; __bp.counting = true; }')
+    c0, t0, m0 = {p: cpu_seconds([p]) for p in procs}, time.perf_counter(), machine_busy()
+    page.evaluate('() => { __bp.paints = 0; __bp.legs = []; __bp.counting = true; }')
     page.wait_for_timeout(seconds * 1000)
     n = page.evaluate('() => { __bp.counting = false; return __bp.paints; }')
     wall = time.perf_counter() - t0
-    by_role = {}
+    legs = page.evaluate('() => __bp.legs')
+    by_role = {'legs': [statistics.median(x) for x in zip(*legs)] if legs else [float('nan')] * 2}
     for p in procs: by_role[role(p)] = by_role.get(role(p), 0) + (cpu_seconds([p]) - c0[p]) / wall * 100
-    return n / wall, sum(by_role.values()) / psutil.cpu_count(), by_role
+    legs, ours = by_role.pop('legs'), sum(by_role.values()) / psutil.cpu_count()
+    others = (machine_busy() - m0) / (wall * psutil.cpu_count()) * 100 - ours   # anyone else on the machine
+    return n / wall, ours, dict(by_role, legs=legs, others=others)
 
 
 def latencies(page, pg, samples):
@@ -227,7 +236,7 @@ def variant(window, options, a, tf):
         if a.hog:
             with cpu_hog():
                 r['tf_hog'] = tf['hog'] = tf.get('hog') or tf_playground()
-                r['fps_hog'] = play(page, pg, a.seconds)[0]
+                r['fps_hog'], _, r['cpu_by_hog'] = play(page, pg, a.seconds)
                 r['lat_hog'] = stats(latencies(page, pg, a.samples), a.samples)
                 pg.locator('.bp-play').click()
             flow_all = kernel_eval(base, token, FLOW_STATS) if FLOW else None
@@ -251,6 +260,7 @@ def table(results, a, loads):
         ok = lambda c: '' if c is None else (' ok' if c else ' MISSED')
         v = {'load average (1 min), column start / end': '{:.2f} / {:.2f}'.format(*r['load']),
              'painted fps': f"{r['fps']:.1f}{ok(r['fps'] >= 45)}",
+             '  frame sent→arrived / arrived→painted, median ms': '{:.0f} / {:.0f}'.format(*r['cpu_by']['legs']),
              'TF Playground XOR updates/s (same run)': f"{r['tf']:.1f}",
              'ours / TF': f"{r['fps'] / r['tf']:.2f}{ok(r['fps'] >= 1.2 * r['tf'])}",
              'slider→paint median ms': f"{r['lat']['med']:.0f}{ok(r['lat']['med'] <= 100)}",
@@ -258,11 +268,13 @@ def table(results, a, loads):
              '  of which frame sent→painted, median ms': f"{r['lat']['back']:.0f}",
              '  presses answered': r['lat']['n'],
              'CPU % of machine, playing': f"{r['cpu']:.0f}{ok(r['cpu'] <= 60)}",
+             '  other processes (not ours), same time': f"{r['cpu_by']['others']:.0f}",
              'CPU % of machine, paused': f"{r['cpu_paused']:.1f}{ok(r['cpu_paused'] <= 3)}",
              '  frames painted while paused': str(r['paints_paused']),
              'send→ack round trip median / p99 ms': f"{pct(r['rtt'], .5):.0f} / {pct(r['rtt'], .99):.0f}" if r['rtt'] else 'n/a'}
         if a.hog:
             v.update({'hog: painted fps': f"{r['fps_hog']:.1f}",
+                      'hog:   frame sent→arrived / arrived→painted, median ms': '{:.0f} / {:.0f}'.format(*r['cpu_by_hog']['legs']),
                       'hog: TF Playground XOR updates/s': f"{r['tf_hog']:.1f}",
                       'hog: ours / TF': f"{r['fps_hog'] / r['tf_hog']:.2f}{ok(r['fps_hog'] >= 1.2 * r['tf_hog'])}",
                       'hog: slider→paint median ms': f"{r['lat_hog']['med']:.0f}{ok(r['lat_hog']['med'] <= 100)}",
@@ -289,7 +301,8 @@ def table(results, a, loads):
           'CPU <= 60 % playing, ~0 paused; 5 min memory growth < 50 MB each')
     for r in results:
         print(f"{r['name']} CPU while playing, % of one core: "
-              + ', '.join(f'{k} {v:.0f}' for k, v in sorted(r['cpu_by'].items(), key=lambda x: -x[1])))
+              + ', '.join(f'{k} {v:.0f}' for k, v in sorted(r['cpu_by'].items(), key=lambda x: -x[1])
+                          if k not in ('legs', 'others')))
         if r['errors']: print(f"{r['name']} console errors: {r['errors'][:5]}")
         if 'mem' in r: print(f"{r['name']} memory every 30 s (kernel RSS MB, JS heap MB): "
                              + ' '.join(f'({k:.0f}, {h:.1f})' for k, h in r['mem']))

@@ -1,4 +1,4 @@
-"""End-to-end: the playground in a real JupyterLab driven by Debian's Chromium through Playwright (issue 3).
+"""End-to-end: the playground and the stepper in a real JupyterLab, driven by Debian's Chromium through Playwright.
 
 Skips when /usr/bin/chromium or playwright is missing, unless BACKPROP_REQUIRE_BROWSER=1 (CI), where it fails.
 Screenshots go to test-artifacts/. The helpers here are reused by benchmarks/bench_playground.py."""
@@ -18,7 +18,7 @@ LAB_SETTINGS = {
     '@jupyterlab/notebook-extension/tracker': {'windowingMode': 'none'},
     '@jupyterlab/apputils-extension/notification': {'fetchNews': 'false', 'checkForUpdates': False},
 }
-NOTEBOOK = '12_playground.ipynb'
+NOTEBOOK = '18_playground.ipynb'
 
 def browser_or_skip():
     "Return playwright's sync_playwright, or skip (fail when BACKPROP_REQUIRE_BROWSER=1) if the browser stack is missing."
@@ -54,7 +54,8 @@ def jupyterlab(tmp):
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')]).rstrip(os.pathsep),
                PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get('PATH', '')]), MPLBACKEND='module://matplotlib_inline.backend_inline')
     cmd = [sys.executable, '-m', 'jupyterlab', '--no-browser', '--ip=127.0.0.1', f'--port={port}', '--port-retries=0',
-           f'--IdentityProvider.token={token}', f'--ServerApp.root_dir={nbs}', '--LabApp.expose_app_in_browser=True']
+           f'--IdentityProvider.token={token}', f'--ServerApp.root_dir={nbs}', '--LabApp.expose_app_in_browser=True',
+           f'--config={ROOT / "tools" / "jupyter_server_config.py"}']   # the course's server settings, as tools/course.sh starts it
     if hasattr(os, 'geteuid') and os.geteuid() == 0: cmd.append('--allow-root')
     log = open(tmp / 'jupyterlab.log', 'w')
     proc = subprocess.Popen(cmd, cwd=nbs, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -102,32 +103,32 @@ def open_and_run_all(page, base, token, notebook=NOTEBOOK):
     pg.scroll_into_view_if_needed()
     return pg
 
-IMAGE_SHA = """async img => {
-    const b = await (await fetch(img.src)).arrayBuffer();
-    const h = new Uint8Array(await crypto.subtle.digest('SHA-256', b));
-    return Array.from(h, x => x.toString(16).padStart(2, '0')).join('');
-}"""
+PROBE = """el => { const b = window.__bp = {paints: []};
+  el.addEventListener('bp-paint', e => b.paints.push(e.detail)); }"""
+
+def paints(page): return page.evaluate('__bp.paints.length')
+
+def last_paint(page): return page.evaluate('__bp.paints[__bp.paints.length - 1]')
 
 def readout(pg):
-    "The readout as a dict: epoch, frame (ints), loss, lr (floats), hidden (int)."
+    "The readout under the board as a dict: epoch (int), loss, lr (floats), and the text."
     t = pg.locator('.bp-readout').inner_text()
     num = lambda k: re.search(rf'{k} ([-+\d.,e]+)', t).group(1).replace(',', '')
-    return dict(text=t, epoch=int(num('epoch')), frame=int(num('frame')), loss=float(num('loss')), lr=float(num('lr')), hidden=int(num('hidden')))
-
-def wait_readout(page, pg, pattern, timeout=10):
-    "Wait until the readout text matches `pattern`."
-    end = time.time() + timeout
-    while time.time() < end:
-        r = readout(pg)
-        if re.search(pattern, r['text']): return r
-        page.wait_for_timeout(50)
-    raise AssertionError(f'readout never matched {pattern!r}; last: {r["text"]!r}')
+    return dict(text=t, epoch=int(num('epoch')), loss=float(num('loss')), lr=float(num('lr')))
 
 def press(page, pg, cls, key, n=1):
     "Focus the slider handle of widget `cls` and press `key` `n` times."
     handle = pg.locator(f'.{cls} .noUi-handle')
     handle.focus()
     for _ in range(n): handle.press(key)
+
+def until(page, cond, what, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = cond()
+        if v: return v
+        page.wait_for_timeout(50)
+    raise AssertionError(f'timed out waiting for {what}')
 
 def test_playground_in_jupyterlab(tmp_path):
     sync_playwright = browser_or_skip()
@@ -140,47 +141,57 @@ def test_playground_in_jupyterlab(tmp_path):
         page.on('dialog', lambda d: (dialogs.append(d.message), d.dismiss()))
         page.on('console', lambda m: console_errors.append(m.text) if m.type == 'error' else None)
         pg = open_and_run_all(page, base, token)
-        img = pg.locator('.bp-boundary')
-        first, r0 = img.evaluate(IMAGE_SHA), readout(pg)
-        assert (r0['epoch'], r0['hidden'], r0['lr']) == (0, 3, 1.0), r0
+        pg.locator('.bp-board').evaluate(PROBE)
+        board = pg.locator('.bp-boundary')
+        r0 = readout(pg)
+        assert (r0['epoch'], r0['lr']) == (0, 1.0) and 'net 2-3-1 sigmoid' in r0['text'], r0
         pg.screenshot(path=ARTIFACTS / 'playground-1-initial.png')
 
-        # lr slider: the readout changes (lr applies from the next step, so the image does not)
-        press(page, pg, 'bp-lr', 'ArrowRight', 3)
-        r1 = wait_readout(page, pg, r'lr 2(\.\d+)? ')
-        assert r1['lr'] == pytest.approx(10 ** 0.3, rel=0.01) and r1['epoch'] == 0
-        # hidden units: the network is rebuilt, so the boundary image changes too
-        press(page, pg, 'bp-hidden', 'ArrowRight')
-        wait_readout(page, pg, r'hidden 4 ')
-        second = img.evaluate(IMAGE_SHA)
-        assert second != first
-
-        # Play: frames and epochs advance; Pause stops them
+        # Play: boundary frames are painted, epochs advance, and the readout describes the frame on screen
         pg.locator('.bp-play').click()
         page.wait_for_timeout(1500)
-        r2 = readout(pg)
-        assert r2['epoch'] >= 100 and r2['frame'] >= r1['frame'] + 10, (r1, r2)
+        n1, r1 = paints(page), readout(pg)
+        assert n1 >= 15 and r1['epoch'] >= 150, (n1, r1)
+        p = last_paint(page)
+        assert r1['epoch'] >= p['epoch'] - 10 * 3, (r1, p)       # at most a few frames between the probe and the readout
         pg.screenshot(path=ARTIFACTS / 'playground-2-playing.png')
+
+        # the lr slider mid-run: a painted boundary computed with the new lr reaches the screen
+        press(page, pg, 'bp-lr', 'ArrowRight', 3)
+        until(page, lambda: abs(last_paint(page)['lr'] - 10 ** 0.3) < 0.01, 'a frame painted with lr 2')
+        until(page, lambda: abs(readout(pg)['lr'] - 2.0) < 0.01, 'the readout to show lr 2')
+
+        # the network view: weights, then gradients on the wires
+        net = pg.locator('.bp-network')
+        assert net.get_attribute('data-mode') == 'weights'
+        pg.locator('.bp-net-mode').click()
+        until(page, lambda: net.get_attribute('data-mode') == 'gradients' and last_paint(page).get('mode') == 'gradients', 'gradient frames')
         page.wait_for_timeout(500)
-        r3 = readout(pg)
-        assert r3['epoch'] > r2['epoch'] and r3['frame'] > r2['frame'], (r2, r3)
+        pg.screenshot(path=ARTIFACTS / 'playground-3-gradients.png')
+        assert last_paint(page)['grad_max'] > 0
+
+        # Pause: no more frames
         pg.locator('.bp-play').click()
         expect(pg.locator('.bp-play')).to_have_text('Play')
-        page.wait_for_timeout(300)
-        r4 = readout(pg)
-        page.wait_for_timeout(700)
-        assert readout(pg)['frame'] == r4['frame'] and readout(pg)['epoch'] == r4['epoch'], 'frames kept coming after Pause'
-        assert r4['loss'] < r0['loss']
+        page.wait_for_timeout(400)
+        n2 = paints(page)
+        page.wait_for_timeout(800)
+        assert paints(page) == n2, 'frames kept coming after Pause'
+        assert readout(pg)['loss'] < r0['loss']
 
-        # Reset: epoch 0 and the same image as right after the rebuild; hidden back to 3 gives the very first image
+        # Reset: epoch 0 again
         pg.locator('.bp-reset').click()
-        wait_readout(page, pg, r'epoch 0 ')
-        assert img.evaluate(IMAGE_SHA) == second
-        press(page, pg, 'bp-hidden', 'ArrowLeft')
-        wait_readout(page, pg, r'hidden 3 ')
-        assert img.evaluate(IMAGE_SHA) == first
-        pg.screenshot(path=ARTIFACTS / 'playground-3-reset.png')
-        page.screenshot(path=ARTIFACTS / 'playground-page.png', full_page=False)
+        until(page, lambda: readout(pg)['epoch'] == 0, 'epoch 0 after Reset')
+
+        # the stepper: Next walks forward, then backward, showing our numbers beside autograd's
+        st = page.locator('.bp-stepper').first
+        st.scroll_into_view_if_needed()
+        for _ in range(6): st.locator('.bp-stepper-next').click()
+        expect(st.locator('.bp-stepper-where')).to_contain_text('step 7 of 13: backward pass')
+        expect(st.locator('.bp-stepper-eq')).to_contain_text('δz₂ = δŷ ⊙ ŷ(1 − ŷ)')
+        st.locator('.bp-stepper-back').click()
+        expect(st.locator('.bp-stepper-where')).to_contain_text('step 6 of 13')
+        st.screenshot(path=ARTIFACTS / 'stepper.png')
 
         # nothing went wrong anywhere
         assert page.locator('[data-mime-type="application/vnd.jupyter.stderr"]').count() == 0, \
@@ -189,5 +200,6 @@ def test_playground_in_jupyterlab(tmp_path):
         assert page.locator('.jp-Dialog').count() == 0 and not dialogs, dialogs
         assert not pg.locator('.bp-error').is_visible()
         assert (nbs / NOTEBOOK).read_bytes() == original, 'the notebook was saved: autosave should be off'
+        page.screenshot(path=ARTIFACTS / 'playground-page.png', full_page=False)
     (ARTIFACTS / 'playground-browser.txt').write_text(f'runtime {time.time() - t0:.1f} s\nconsole errors: {console_errors}\n')
     assert not console_errors, console_errors

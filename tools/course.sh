@@ -26,5 +26,6 @@ os.replace(tmp, path)' .venv/share/jupyter/lab/settings/overrides.json
 export VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH"
 root=(); [ "$(id -u)" = 0 ] && root=(--allow-root)
 lab=$PWD/.venv/bin/jupyter-lab
+config=$PWD/tools/jupyter_server_config.py   # the playground's websocket settings (see the file)
 cd nbs
-exec "$lab" index.ipynb ${root[@]+"${root[@]}"} "$@"
+exec "$lab" index.ipynb --config="$config" ${root[@]+"${root[@]}"} "$@"
