@@ -231,7 +231,7 @@ def _frame_data(t, grid, small, mode):
     return yhat, dict(meta=meta, maps=_unit_maps(t, spts, m), weights=weights, grads=grads)
 
 # %% ../nbs/18_playground.ipynb #18000041
-_BATCHES = [('full', None), *((str(b), b) for b in (1, 2, 4, 8, 16, 32, 64))]
+_BATCHES = [('full', 0), *((str(b), b) for b in (1, 2, 4, 8, 16, 32, 64))]   # 0: the full batch (a Dropdown cannot hold None)
 _L2 = [0.0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1]
 
 def _css(w, cls, **layout):
@@ -304,7 +304,7 @@ def _controls(self: Playground, dataset, noise, test_frac):
     self.loss_menu = _css(widgets.Dropdown(options=[('MSE', 'mse'), ('cross-entropy', 'bce')], value=t.loss, description='loss', style=st), 'bp-loss-choice', width=w)
     self.noise_slider = _css(widgets.FloatSlider(0.1 if noise is None else noise, min=0, max=0.5, step=0.01, description='noise', style=st, disabled=dataset == 'xor4'), 'bp-noise', width='230px')
     self.test_slider = _css(widgets.FloatSlider(test_frac, min=0, max=0.5, step=0.05, description='test points', readout_format='.0%', style=st), 'bp-test', width='230px')
-    self.batch_menu = _css(widgets.Dropdown(options=_BATCHES, value=t.batch_size, description='batch', style=st), 'bp-batch', width='140px')
+    self.batch_menu = _css(widgets.Dropdown(options=_BATCHES, value=t.batch_size or 0, description='batch', style=st), 'bp-batch', width='140px')
     self.l2_menu = _css(widgets.Dropdown(options=_L2, value=t.l2, description='L2', style=st), 'bp-l2', width='130px')
     self._top = widgets.HBox([self.lr_slider, self.speed_slider, self.play_button, self.step_button, self.reset_button])
     self._menus = [widgets.HBox([self.dataset_menu, self.activation_menu, self.depth_menu, self.hidden_slider, self.loss_menu]),
@@ -346,7 +346,7 @@ def _show_error(self: Playground, e):
 @patch
 def _settings(self: Playground):
     t = self.trainer
-    t.lr, t.batch_size, t.l2, self.speed = self.lr_slider.value, self.batch_menu.value, self.l2_menu.value, self.speed_slider.value
+    t.lr, t.batch_size, t.l2, self.speed = self.lr_slider.value, self.batch_menu.value or None, self.l2_menu.value, self.speed_slider.value
     if not self.playing: self._still()
 
 @patch
@@ -424,7 +424,8 @@ def _frame(self: Playground, epochs):
     except DivergenceError as e: return self._fail(e)
     with _threads_for(0): yhat, net = _frame_data(t, *self._grids, self.board.mode)
     self.frames += 1
-    self.board.send_frame(t.epoch, t.lr, yhat, t.history[start:], t.test_history[tests:], self._readout(), net=net)
+    s = t.state                                          # the loss and accuracy of the network on screen
+    self.board.send_frame(t.epoch, t.lr, yhat, t.history[start:], t.test_history[tests:], self._readout(s), loss=s.loss, net=net)
     self._yhat = yhat
 
 @patch
@@ -432,7 +433,7 @@ def _still(self: Playground, diverged=None):
     "A frame with no training: the current state, after a change while paused (or the last picture, after a divergence)."
     if diverged is None: return self._frame(0)
     t = self.trainer
-    self.board.send_frame(t.epoch, t.lr, self._yhat, [], (), self._readout(), diverged=diverged)
+    self.board.send_frame(t.epoch, t.lr, self._yhat, [], (), self._readout(None), diverged=diverged)
 
 @patch
 def run_frames(self: Playground, k):
@@ -443,12 +444,12 @@ def run_frames(self: Playground, k):
 
 # %% ../nbs/18_playground.ipynb #18000052
 @patch
-def _readout(self: Playground):
-    "The readout's text after the epoch, loss and lr, which the page writes from the frame itself."
-    t, s = self.trainer, self.trainer.state
-    test = f' · test {s.test_loss:.5f}' if t.test_history else ''
+def _readout(self: Playground, s):
+    "The readout's text after the epoch, loss and lr, which the page writes from the frame itself (s: the TrainerState)."
+    t = self.trainer
+    score = '' if s is None else f'accuracy {s.accuracy:.0%} · ' + (f'test {s.test_loss:.5f} · ' if t.test_history else '')
     h = f'{t.hidden}×{t.depth}' if t.depth > 1 else f'{t.hidden}'
-    return f'accuracy {s.accuracy:.0%}{test} · net {t.sizes[0]}-{h}-{t.sizes[-1]} {t.activation} · hidden {t.hidden} · seed {t.seed} · frame {self.frames}'
+    return f'{score}net {t.sizes[0]}-{h}-{t.sizes[-1]} {t.activation} · hidden {t.hidden} · seed {t.seed} · frame {self.frames}'
 
 # %% ../nbs/18_playground.ipynb #18000064
 def _draw_network(fig, rect, t, maps, values):
@@ -487,7 +488,7 @@ def static_png(self: Playground):
     else: b.set(title='Training loss', xlabel='epoch'); b.text(0.5, 0.5, 'epoch 0: no loss yet', ha='center', transform=b.transAxes)
     _, net = _frame_data(t, *self._grids, self.board.mode)
     _draw_network(fig, (0.68, 0.08, 0.3, 0.84), t, net['maps'], net['grads'] if net['grads'] is not None else net['weights'])
-    fig.suptitle(f"{self.dataset_menu.value} · epoch {t.epoch:,} · lr {t.lr:.3g} · {self._readout()}", fontsize=9)
+    fig.suptitle(f"{self.dataset_menu.value} · epoch {t.epoch:,} · lr {t.lr:.3g} · {self._readout(t.state)}", fontsize=9)
     buf = io.BytesIO()
     FigureCanvasAgg(fig).print_png(buf)
     return buf.getvalue()

@@ -301,8 +301,8 @@ def table(results, a, loads):
           'CPU <= 60 % playing, ~0 paused; 5 min memory growth < 50 MB each')
     for r in results:
         print(f"{r['name']} CPU while playing, % of one core: "
-              + ', '.join(f'{k} {v:.0f}' for k, v in sorted(r['cpu_by'].items(), key=lambda x: -x[1])
-                          if k not in ('legs', 'others')))
+              + ', '.join(f'{k} {v:.0f}' for k, v in sorted(((k, v) for k, v in r['cpu_by'].items()
+                                                               if k not in ('legs', 'others')), key=lambda x: -x[1])))
         if r['errors']: print(f"{r['name']} console errors: {r['errors'][:5]}")
         if 'mem' in r: print(f"{r['name']} memory every 30 s (kernel RSS MB, JS heap MB): "
                              + ' '.join(f'({k:.0f}, {h:.1f})' for k, h in r['mem']))
@@ -315,8 +315,8 @@ def main(a):
     tf = dict(quiet=tf_playground())
     results = [variant(w, [o for o in opts.split('+') if o], a, tf) for opts in a.server for w in a.window]
     loads.append(os.getloadavg())
-    table(results, a, loads)
     if a.json: Path(a.json).write_text(json.dumps(dict(results=results, loads=loads, args=vars(a)), default=str))
+    table(results, a, loads)
     return results
 
 

@@ -113,6 +113,7 @@ def last_paint(page): return page.evaluate('__bp.paints[__bp.paints.length - 1]'
 def readout(pg):
     "The readout under the board as a dict: epoch (int), loss, lr (floats), and the text."
     t = pg.locator('.bp-readout').inner_text()
+    print('readout:', repr(t))
     num = lambda k: re.search(rf'{k} ([-+\d.,e]+)', t).group(1).replace(',', '')
     return dict(text=t, epoch=int(num('epoch')), loss=float(num('loss')), lr=float(num('lr')))
 
@@ -142,7 +143,7 @@ def test_playground_in_jupyterlab(tmp_path):
         page.on('console', lambda m: console_errors.append(m.text) if m.type == 'error' else None)
         pg = open_and_run_all(page, base, token)
         pg.locator('.bp-board').evaluate(PROBE)
-        board = pg.locator('.bp-boundary')
+        until(page, lambda: 'epoch' in pg.locator('.bp-readout').inner_text(), 'the first frame painted', timeout=20)
         r0 = readout(pg)
         assert (r0['epoch'], r0['lr']) == (0, 1.0) and 'net 2-3-1 sigmoid' in r0['text'], r0
         pg.screenshot(path=ARTIFACTS / 'playground-1-initial.png')

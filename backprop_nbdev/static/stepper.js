@@ -42,11 +42,19 @@ const fmt = (v) => (typeof v === 'number' ? (Math.abs(v) >= 1e-3 || v === 0 ? v.
 function matrix(v) {
   const rows = Array.isArray(v) ? (Array.isArray(v[0]) ? v : [v]) : [[v]];
   const t = document.createElement('table');
+  t.style.cssText = 'font:12px monospace;border-collapse:collapse';
   for (const r of rows) {
     const tr = t.insertRow();
-    for (const x of r) { const td = tr.insertCell(); td.textContent = fmt(x); }
+    for (const x of r) { const td = tr.insertCell(); td.textContent = fmt(x); td.style.cssText = 'padding:1px 8px;text-align:right'; }
   }
   return t;
+}
+
+function column(title, v) {
+  const d = document.createElement('div'), h = document.createElement('div');
+  h.textContent = title; h.style.cssText = 'font:bold 12px sans-serif;margin-bottom:2px';
+  d.append(h, matrix(v));
+  return d;
 }
 
 function render({model, el}) {
@@ -56,6 +64,7 @@ function render({model, el}) {
   back.textContent = '◀ Back'; next.textContent = 'Next ▶';
   back.className = 'bp-stepper-back'; next.className = 'bp-stepper-next'; where.className = 'bp-stepper-where';
   const bar = document.createElement('div'); bar.className = 'bp-stepper-bar'; bar.append(back, next, where);
+  bar.style.cssText = 'font:13px sans-serif;margin-top:4px';
   const detail = document.createElement('div'); detail.className = 'bp-stepper-detail';
   el.append(svg, bar, detail);
 
@@ -76,13 +85,15 @@ function render({model, el}) {
     where.textContent = ` step ${i + 1} of ${steps.length}: ${s.kind} pass`;
     back.disabled = i === 0; next.disabled = i === steps.length - 1;
     detail.replaceChildren();
-    const h = document.createElement('div'); h.className = 'bp-stepper-eq'; h.textContent = `${s.equation}    shape ${s.shape}`;
-    const ours = document.createElement('div'), ref = document.createElement('div');
-    ours.append('ours', matrix(s.value)); ref.append(s.kind === 'forward' ? 'PyTorch' : 'autograd', matrix(s.reference));
-    const gap = document.createElement('div'); gap.className = 'bp-stepper-gap';
-    gap.textContent = `max |ours − ${s.kind === 'forward' ? 'PyTorch' : 'autograd'}| = ${s.gap.toExponential(1)}`;
-    const cols = document.createElement('div'); cols.className = 'bp-stepper-cols'; cols.append(ours, ref);
-    detail.append(h, cols, gap);
+    const who = s.kind === 'forward' ? "PyTorch's own operations" : 'autograd';
+    const h = document.createElement('div'); h.className = 'bp-stepper-eq'; h.textContent = s.equation;
+    h.style.cssText = 'font:15px serif;margin:6px 0 4px';
+    const shape = document.createElement('div'); shape.textContent = `shape ${s.shape}`; shape.style.cssText = 'font:12px sans-serif;color:#555';
+    const gap = document.createElement('div'); gap.className = 'bp-stepper-gap'; gap.style.cssText = 'font:12px sans-serif;margin-top:4px';
+    gap.textContent = `largest |ours − ${who}| = ${s.gap.toExponential(1)}`;
+    const cols = document.createElement('div'); cols.className = 'bp-stepper-cols'; cols.style.cssText = 'display:flex;gap:32px;margin-top:4px';
+    cols.append(column(`ours (${s.label})`, s.value), column(who, s.reference));
+    detail.append(h, shape, cols, gap);
   }
   model.on('change:index', draw); model.on('change:steps', draw);
   draw();
