@@ -1,7 +1,7 @@
 """Benchmark the live view in a real browser; prints one table. Not a test.
 
 A real JupyterLab and Debian's Chromium (headless, through Playwright) run CELL (a 100×100 grid, 10 epochs per frame).
-For each variant (window size, TCP_NODELAY on the kernel websockets or not), with and without a CPU hog per core:
+For each column (window size × server settings: plain JupyterLab or the course's), quiet and with a CPU hog per core:
 - painted fps: `bp-paint` events in the page (one per canvas paint of a new frame) over 10 s of Play;
 - slider latency: keydown on the lr slider's handle to the first painted boundary computed with the new lr
   (every frame carries the lr it was trained with), measured in the page with performance.now();
@@ -9,7 +9,7 @@ For each variant (window size, TCP_NODELAY on the kernel websockets or not), wit
   share of the machine, while playing and while paused (5 s);
 - TF Playground's XOR updates/s, by /work/shared/anchors/tf-playground/measure.py, run in the same run (and load);
 - with --minutes M: M minutes of Play, and the growth of the kernel's RSS and of the page's JS heap (after a GC).
-Usage: python benchmarks/bench_playground.py [--window 2] [--server ,nodelay,untrack] [--minutes 5] [--no-hog]"""
+Usage: python benchmarks/bench_playground.py [--window 2] [--server plain,course] [--minutes 5] [--no-hog]"""
 import argparse, ast, json, os, random, statistics, subprocess, sys, tempfile, time
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +17,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / 'tests'))
+import test_playground_browser as browser_test  # noqa: E402
 from test_playground_browser import CHROMIUM, chromium_page, jupyterlab, open_and_run_all  # noqa: E402
 
 PROTO = '/work/proto/live'       # live.py (the prototype) and nodelay.py
@@ -86,29 +87,35 @@ def tf_playground():
     return json.loads(r.stdout.strip().splitlines()[-1])['xor']['updates_per_s']
 
 
-# Server options the course's launcher can pass (nodelay: NoDelayConnection in /work/proto/live/nodelay.py;
-# untrack: JupyterLab ignores the kernel's busy/idle around widget messages, so 60 acks/s do not flip its busy
-# indicators and favicon 120 times a second). Both are plain jupyter_server configuration.
+# The server settings a column runs with. 'course' is tools/jupyter_server_config.py, as tools/course.sh and the
+# browser test start JupyterLab (TCP_NODELAY on the kernel websockets, comm messages untracked so JupyterLab does
+# not flip its busy indicators and favicon around each of 60 acks a second); 'plain' is JupyterLab as installed;
+# 'nodelay' and 'untrack' are each half of the course's settings.
+COURSE_CONFIG = ROOT / 'tools' / 'jupyter_server_config.py'
 SERVER_OPTIONS = {
-    'nodelay': "c.ServerApp.kernel_websocket_connection_class = 'nodelay.NoDelayConnection'",
-    'untrack': "c.MappingKernelManager.untracked_message_types.append('comm_msg')",
+    'plain': '',
+    'nodelay': f"import sys; sys.path.insert(0, {PROTO!r})\n"
+               "from nodelay import NoDelayConnection\n"
+               "get_config().ServerApp.kernel_websocket_connection_class = NoDelayConnection\n",
+    'untrack': "get_config().MappingKernelManager.untracked_message_types.append('comm_msg')\n",
 }
 
 
 @contextmanager
-def server_config(options):
-    "Make the JupyterLab that jupyterlab() starts use `options` (names in SERVER_OPTIONS), through its config path."
-    saved = {k: os.environ.get(k) for k in ('JUPYTER_CONFIG_PATH', 'PYTHONPATH')}
-    with tempfile.TemporaryDirectory() as d:
-        if options:
-            (Path(d) / 'jupyter_server_config.py').write_text('\n'.join(SERVER_OPTIONS[o] for o in options) + '\n')
-            os.environ['JUPYTER_CONFIG_PATH'] = os.pathsep.join(filter(None, [d, saved['JUPYTER_CONFIG_PATH']]))
-            os.environ['PYTHONPATH'] = os.pathsep.join(filter(None, [PROTO, saved['PYTHONPATH']]))
-        try: yield
-        finally:
-            for k, v in saved.items():
-                if v is None: os.environ.pop(k, None)
-                else: os.environ[k] = v
+def lab(tmp, server):
+    """The browser test's jupyterlab(), with the server settings `server` (a SERVER_OPTIONS name or 'course'):
+    it reads the course's settings from ROOT/tools, so for another setting it is pointed at a stand-in ROOT."""
+    if server == 'course':
+        with jupyterlab(tmp) as x: yield x
+        return
+    root = tmp / 'root'
+    (root / 'tools').mkdir(parents=True)
+    for name in ('nbs', 'backprop_nbdev', 'settings.ini'): (root / name).symlink_to(ROOT / name)
+    (root / 'tools' / COURSE_CONFIG.name).write_text(SERVER_OPTIONS[server])
+    saved, browser_test.ROOT = browser_test.ROOT, root
+    try:
+        with jupyterlab(tmp) as x: yield x
+    finally: browser_test.ROOT = saved
 
 
 def notebook(cell):
@@ -215,12 +222,12 @@ def stats(lat_back, samples):
     return dict(n=f'{len(lat)}/{samples}', med=statistics.median(lat), p90=p90, back=statistics.median(back))
 
 
-def variant(window, options, a, tf):
+def variant(window, server, a, tf):
     "Measure one variant, quiet and under a CPU hog; returns a dict of results."
     from playwright.sync_api import sync_playwright
-    r = dict(name=' '.join([f'W={window}', *options]), load=[os.getloadavg()[0]])
+    r = dict(name=f'W={window} {server}', load=[os.getloadavg()[0]])
     cell = CELL.format(grid=a.grid, speed=a.speed, fps=a.fps, window=window, timeout=a.timeout)
-    with tempfile.TemporaryDirectory() as d, server_config(options), jupyterlab(Path(d)) as (base, token, nbs), \
+    with tempfile.TemporaryDirectory() as d, lab(Path(d), server) as (base, token, nbs), \
             chromium_page(sync_playwright) as page:
         errors = []
         page.on('console', lambda m: errors.append(m.text) if m.type == 'error' else None)
@@ -245,7 +252,6 @@ def variant(window, options, a, tf):
         r['rtt_hog'] = flow and a.hog and flow_all['rtt']
         r['lost'] = (flow_all if a.hog else flow)['lost'] if flow else None
         r['errors'] = errors
-        r['nodelay_seen'] = 'TCP_NODELAY on' in (Path(d) / 'jupyterlab.log').read_text()
     r['load'].append(os.getloadavg()[0])
     return r
 
@@ -306,14 +312,13 @@ def table(results, a, loads):
         if r['errors']: print(f"{r['name']} console errors: {r['errors'][:5]}")
         if 'mem' in r: print(f"{r['name']} memory every 30 s (kernel RSS MB, JS heap MB): "
                              + ' '.join(f'({k:.0f}, {h:.1f})' for k, h in r['mem']))
-        if r['nodelay_seen'] != ('nodelay' in r['name']): print(f"{r['name']}: TCP_NODELAY seen in the log: {r['nodelay_seen']}")
 
 
 def main(a):
     if not Path(CHROMIUM).exists(): sys.exit(f'{CHROMIUM} not found: apt-get install chromium')
     loads = [os.getloadavg()]
     tf = dict(quiet=tf_playground())
-    results = [variant(w, [o for o in opts.split('+') if o], a, tf) for opts in a.server for w in a.window]
+    results = [variant(w, server, a, tf) for server in a.server for w in a.window]
     loads.append(os.getloadavg())
     if a.json: Path(a.json).write_text(json.dumps(dict(results=results, loads=loads, args=vars(a)), default=str))
     table(results, a, loads)
@@ -326,8 +331,8 @@ def ints(s): return [int(x) for x in s.split(',')]
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--window', type=ints, default=[2], help='frames in flight, e.g. 1,2,3 (one column each)')
-    ap.add_argument('--server', type=lambda s: s.split(','), default=[''],
-                    help="server options per column, e.g. ',nodelay,untrack,nodelay+untrack' ('' = plain)")
+    ap.add_argument('--server', type=lambda s: s.split(','), default=['plain', 'course'],
+                    help='server settings, one column each: plain, nodelay, untrack, course (both, as course.sh)')
     ap.add_argument('--timeout', type=float, default=1.0, help='seconds before an unacknowledged frame counts as lost')
     ap.add_argument('--seconds', type=float, default=10); ap.add_argument('--samples', type=int, default=20)
     ap.add_argument('--grid', type=int, default=100); ap.add_argument('--speed', type=int, default=10)
