@@ -7,13 +7,13 @@ __all__ = ['autograd_grads', 'train_autograd', 'grad_gaps']
 
 # %% ../nbs/11_autograd.ipynb #5dc760a5
 import torch
-from .checks import check_positive, check_int
+from .checks import check_positive, check_int, _threads_for, _forward_work
 from .params import Params
 from .forward import forward
 from .loss import mse
 from .backward import Grads, backward, autograd_steps
 from .update import sgd_step
-from .training import DivergenceError, max_epochs, _check_xy, _threads_for, _forward_work
+from .training import DivergenceError, max_epochs, _check_xy
 
 # %% ../nbs/11_autograd.ipynb #31240f69
 def _leaves(params):

@@ -10,11 +10,11 @@ import argparse, json, os, sys, time
 import torch
 from fastprogress.fastprogress import progress_bar
 from . import __version__
-from .checks import check_positive, check_int, check_seed, check_choice, describe
+from .checks import check_positive, check_int, check_seed, check_choice, describe, _stoppable
 from .dataset import xor_data
 from .datasets2d import make_2d
 from .activations import ACTIVATIONS
-from .training import DivergenceError, max_epochs, _stoppable
+from .training import DivergenceError, max_epochs
 from .evaluation import accuracy
 from .viz import plot_loss, plot_decision_boundary
 from .losses_optim import LOSSES

@@ -8,12 +8,12 @@ __all__ = ['stack_params', 'member', 'init_ensemble', 'ensemble_forward', 'ensem
 
 # %% ../nbs/21_ensemble.ipynb #6ff0b1df
 import torch
-from .checks import check_tensor, check_matrix, check_like, check_positive, check_int, check_seed, describe
+from .checks import check_tensor, check_matrix, check_like, check_positive, check_int, check_seed, describe, _stoppable, _stopped, _threads_for, _forward_work
 from .params import Params, check_params, init_params
 from .activations import sigmoid, sigmoid_grad
 from .forward import Cache
 from .backward import Grads
-from .training import DivergenceError, max_epochs, _stoppable, _stopped, _threads_for, _forward_work
+from .training import DivergenceError, max_epochs
 
 # %% ../nbs/21_ensemble.ipynb #a38adbcf
 def stack_params(ps):

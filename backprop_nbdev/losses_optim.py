@@ -9,10 +9,10 @@ __all__ = ['LOSSES', 'Loss', 'MSELoss', 'BCEWithLogitsLoss', 'logsumexp', 'Softm
 # %% ../nbs/15_losses_optim.ipynb #c395d5aa
 import math
 import torch
-from .checks import check_tensor, check_matrix, check_like, check_int, check_number, check_positive, check_seed, describe
+from .checks import check_tensor, check_matrix, check_like, check_int, check_number, check_positive, check_seed, describe, _stoppable, _stopped, _threads_for, _forward_work
 from .activations import sigmoid
 from .loss import mse, mse_grad
-from .training import DivergenceError, max_epochs, _stoppable, _stopped, _threads_for, _forward_work
+from .training import DivergenceError, max_epochs
 from .layers import Layer, Linear
 
 # %% ../nbs/15_losses_optim.ipynb #d1745292

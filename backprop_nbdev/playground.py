@@ -19,9 +19,9 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 import backprop_nbdev
-from .checks import check_int, check_number, check_positive, check_choice, check_seed
+from .checks import check_int, check_number, check_positive, check_choice, check_seed, _threads_for
 from .activations import ACTIVATIONS
-from .training import DivergenceError, _check_xy, _threads_for
+from .training import DivergenceError, _check_xy
 from .backward import backprop_trace
 from .evaluation import Table
 from .viz import plot_loss, plot_decision_boundary, _grid

@@ -6,11 +6,11 @@
 __all__ = ['max_epochs', 'DivergenceError', 'train']
 
 # %% ../nbs/08_training.ipynb #9f1413a8
-import math, signal, sys, threading
+import math
 from contextlib import contextmanager
 import torch
 from fastprogress.fastprogress import progress_bar
-from .checks import check_matrix, check_like, check_positive, check_int
+from .checks import check_matrix, check_like, check_positive, check_int, _stoppable, _stopped, _threads_for, _forward_work
 from .params import check_params
 from .forward import forward
 from .loss import mse
@@ -26,44 +26,6 @@ class DivergenceError(ArithmeticError):
 
 # %% ../nbs/08_training.ipynb #0d0cb454
 max_epochs = 1_000_000
-
-_local = threading.local()   # per thread: how deep in _stoppable blocks we are, and the outermost block's stop function
-
-@contextmanager
-def _stoppable():
-    "Yield a function telling whether Ctrl-C was pressed inside the block; a second press interrupts at once."
-    depth = getattr(_local, 'depth', 0)
-    _local.depth = depth + 1
-    try:
-        if depth: yield _local.stop; return          # inside another block (a Trainer step in the command line's loop): share it
-        pressed = []
-        def on_sigint(sig, frame):
-            if pressed: raise KeyboardInterrupt
-            pressed.append(True)
-        old = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
-        if old is not None: signal.signal(signal.SIGINT, on_sigint)   # None: not the main thread, or not set from Python
-        _local.stop = lambda: bool(pressed)
-        try: yield _local.stop
-        finally:
-            if old is not None: signal.signal(signal.SIGINT, old)
-    finally: _local.depth = depth
-
-def _stopped(done, epochs):
-    "Say where training stopped, unless an outer loop (the command line's) will say it."
-    if _local.depth <= 1: print(f"interrupted after {done} of {epochs} epochs: returning what was learned so far", file=sys.stderr)
-
-# %% ../nbs/08_training.ipynb #1d0cb455
-_SMALL = 1 << 20   # multiply-adds of one forward pass below which torch's thread pool only adds wake-up latency
-
-@contextmanager
-def _threads_for(work):
-    "Run torch on one thread inside the block when `work` (multiply-adds of a forward pass) is small."
-    n = torch.get_num_threads()
-    if work < _SMALL: torch.set_num_threads(1)
-    try: yield
-    finally: torch.set_num_threads(n)
-
-def _forward_work(n, sizes): return n * sum(a * b for a, b in zip(sizes, sizes[1:]))
 
 # %% ../nbs/08_training.ipynb #2d0cb456
 def _check_xy(X, y, params):

@@ -47,8 +47,8 @@ def time_cli(threads):
     "Seconds of `backprop-train --dataset moons --epochs 3000` in a fresh process; threads 'auto' (as shipped) or 'default'."
     env = dict(os.environ)
     env.pop('OMP_NUM_THREADS', None)                                  # as a user's shell has it
-    code = ("import sys, torch; from backprop_nbdev import training; "
-            + ("training._SMALL = 0; " if threads == 'default' else "")   # thread pool back on, whatever the size
+    code = ("import sys, torch; from backprop_nbdev import checks; "
+            + ("checks._SMALL = 0; " if threads == 'default' else "")   # thread pool back on, whatever the size
             + "from backprop_nbdev.cli import main; sys.exit(main(sys.argv[1:]))")
     t = time.perf_counter()
     subprocess.run([sys.executable, '-c', code, '--dataset', 'moons', '--epochs', '3000', '--quiet'], env=env, check=True)

@@ -8,7 +8,7 @@ from backprop_nbdev.backward import Grads, Steps, backward, backward_steps
 from backprop_nbdev.loss import mse
 from backprop_nbdev.autograd import autograd_grads
 from backprop_nbdev.gradcheck import check_backward, numerical_grad, reference_steps
-from backprop_nbdev.training import _threads_for
+from backprop_nbdev.checks import _threads_for
 
 # A learner's backward pass is generated as real source code, one line per quantity in chain order, exactly as a learner
 # writes it in the exercise (so a crash has a line and local variables to inspect); a broken one replaces one formula.
