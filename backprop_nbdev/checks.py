@@ -133,7 +133,8 @@ _SMALL = 1 << 20   # multiply-adds of one forward pass below which torch's threa
 def _threads_for(work):
     "Run torch on one thread inside the block when `work` (multiply-adds of a forward pass) is small."
     n = torch.get_num_threads()
-    if work < _SMALL: torch.set_num_threads(1)
+    if work >= _SMALL or n == 1: yield; return     # nothing to change: no thread-pool restart
+    torch.set_num_threads(1)
     try: yield
     finally: torch.set_num_threads(n)
 

@@ -403,12 +403,13 @@ def _pause(self: Playground):
 @patch
 async def _run(self: Playground):
     due = time.perf_counter()
-    while self.playing:
-        if not self.board.seen: await self.board.until_seen()
-        await self.board.flow.wait()
-        await asyncio.sleep(max(0.0, due - time.perf_counter()))
-        due = time.perf_counter() + self.period
-        if self.playing: self._frame(self.speed)
+    with _threads_for(0):                   # one thread while playing: no thread pool woken and spinning at every frame
+        while self.playing:
+            if not self.board.seen: await self.board.until_seen()
+            await self.board.flow.wait()
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            due = time.perf_counter() + self.period
+            if self.playing: self._frame(self.speed)
 
 @patch
 def _done(self: Playground, task):

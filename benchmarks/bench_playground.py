@@ -1,15 +1,18 @@
 """Benchmark the live view in a real browser; prints one table. Not a test.
 
-A real JupyterLab and Debian's Chromium (headless, through Playwright) run CELL (a 100×100 grid, 10 epochs per frame).
-For each column (window size × server settings: plain JupyterLab or the course's), quiet and with a CPU hog per core:
+A real JupyterLab and Debian's Chromium (headless, through Playwright) run `Playground()` (a 100×100 grid, 10 epochs per
+frame, the network view on). For each column (a network and what its wires show × window size × server settings: plain
+JupyterLab or the course's), quiet and with a CPU hog per core:
 - painted fps: `bp-paint` events in the page (one per canvas paint of a new frame) over 10 s of Play;
 - slider latency: keydown on the lr slider's handle to the first painted boundary computed with the new lr
   (every frame carries the lr it was trained with), measured in the page with performance.now();
 - CPU: user+system time of every process of the stack (JupyterLab, kernel, Chromium, Playwright, this script) as a
   share of the machine, while playing and while paused (5 s);
-- TF Playground's XOR updates/s, by /work/shared/anchors/tf-playground/measure.py, run in the same run (and load);
+- TF Playground's XOR updates/s, measured in the same run by the anchor's measure.py (--tf; by default where this
+  workplace keeps it, beside the repository), so that the ratio holds on a machine whose speed moves from day to day;
 - with --minutes M: M minutes of Play, and the growth of the kernel's RSS and of the page's JS heap (after a GC).
-Usage: python benchmarks/bench_playground.py [--window 2] [--server plain,course] [--minutes 5] [--no-hog]"""
+Usage: python benchmarks/bench_playground.py [--nets 2-3-1:weights,2-3-1:gradients,2-8-8-1:gradients] [--window 2]
+       [--server course,plain] [--minutes 5] [--no-hog] [--tf PATH]"""
 import argparse, ast, json, os, random, statistics, subprocess, sys, tempfile, time
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,16 +23,17 @@ sys.path.insert(0, str(ROOT / 'tests'))
 import test_playground_browser as browser_test  # noqa: E402
 from test_playground_browser import CHROMIUM, chromium_page, jupyterlab, open_and_run_all  # noqa: E402
 
-PROTO = '/work/proto/live'       # live.py (the prototype) and nodelay.py
-TF_MEASURE = Path('/work/shared/anchors/tf-playground/measure.py')
-# The one cell the benchmark runs; its last line displays the view. {grid} {speed} {fps} {window} {timeout} are
-# filled in. It needs an lr slider (.bp-lr), a Play/Pause button (.bp-play) and board.js's view (.bp-board).
-CELL = f"""import sys; sys.path.insert(0, {PROTO!r})
-from live import Live
-live = Live(grid={{grid}}, speed={{speed}}, fps={{fps}}, window={{window}}, timeout={{timeout}})
-live.view"""
-# An expression, evaluated in the kernel, for its frame window (round trips, losses); None when CELL has no such thing.
-FLOW = 'live.board.flow'
+TF_MEASURE = ROOT.parent / 'shared' / 'anchors' / 'tf-playground' / 'measure.py'
+# The one cell the benchmark runs; its last line displays the view. It needs an lr slider (.bp-lr), a Play/Pause
+# button (.bp-play) and board.js's view (.bp-board).
+CELL = """from backprop_nbdev import Playground
+pg = Playground(grid={grid}, speed={speed}, fps={fps}, window={window}{net})
+pg.board.flow.timeout, pg.board.mode = {timeout}, {mode!r}
+pg"""
+# The networks a column can run: keyword arguments of Playground.
+NETS = {'2-3-1': '', '2-8-8-1': ", dataset='moons', hidden=8, depth=2, activation='tanh', loss='bce', lr=0.3"}
+# An expression, evaluated in the kernel, for its frame window (round trips, losses).
+FLOW = 'pg.board.flow'
 
 PROBE = """el => {
     const b = window.__bp = {paints: 0, counting: false, lat: [], back: [], key: null, lr: null, legs: []};
@@ -81,24 +85,20 @@ def cpu_hog():
 
 
 def tf_playground():
-    "TF Playground's XOR updates/s, measured now on this machine."
+    "TF Playground's XOR updates/s, measured now on this machine (NaN, and a note, when its measure.py is not there)."
+    if not TF_MEASURE.exists():
+        print(f'note: {TF_MEASURE} not found (--tf): no TF Playground row', file=sys.stderr)
+        return float('nan')
     r = subprocess.run([sys.executable, str(TF_MEASURE)], capture_output=True, text=True, timeout=180)
     if r.returncode: raise RuntimeError(f'{TF_MEASURE} failed: {r.stderr[-1000:]}')
     return json.loads(r.stdout.strip().splitlines()[-1])['xor']['updates_per_s']
 
 
 # The server settings a column runs with. 'course' is tools/jupyter_server_config.py, as tools/course.sh and the
-# browser test start JupyterLab (TCP_NODELAY on the kernel websockets, comm messages untracked so JupyterLab does
-# not flip its busy indicators and favicon around each of 60 acks a second); 'plain' is JupyterLab as installed;
-# 'nodelay' and 'untrack' are each half of the course's settings.
+# browser test start JupyterLab (TCP_NODELAY on the kernel websockets; comm messages untracked, so JupyterLab does
+# not flip its busy indicators and favicon around each of 60 acks a second); 'plain' is JupyterLab as installed.
 COURSE_CONFIG = ROOT / 'tools' / 'jupyter_server_config.py'
-SERVER_OPTIONS = {
-    'plain': '',
-    'nodelay': f"import sys; sys.path.insert(0, {PROTO!r})\n"
-               "from nodelay import NoDelayConnection\n"
-               "get_config().ServerApp.kernel_websocket_connection_class = NoDelayConnection\n",
-    'untrack': "get_config().MappingKernelManager.untracked_message_types.append('comm_msg')\n",
-}
+SERVER_OPTIONS = {'plain': ''}
 
 
 @contextmanager
@@ -222,11 +222,12 @@ def stats(lat_back, samples):
     return dict(n=f'{len(lat)}/{samples}', med=statistics.median(lat), p90=p90, back=statistics.median(back))
 
 
-def variant(window, server, a, tf):
+def variant(net, window, server, a, tf):
     "Measure one variant, quiet and under a CPU hog; returns a dict of results."
     from playwright.sync_api import sync_playwright
-    r = dict(name=f'W={window} {server}', load=[os.getloadavg()[0]])
-    cell = CELL.format(grid=a.grid, speed=a.speed, fps=a.fps, window=window, timeout=a.timeout)
+    name, mode = net.split(':')
+    r = dict(name=f'{name} {mode[0]} W={window} {server}', load=[os.getloadavg()[0]])
+    cell = CELL.format(grid=a.grid, speed=a.speed, fps=a.fps, window=window, timeout=a.timeout, net=NETS[name], mode=mode)
     with tempfile.TemporaryDirectory() as d, lab(Path(d), server) as (base, token, nbs), \
             chromium_page(sync_playwright) as page:
         errors = []
@@ -315,10 +316,12 @@ def table(results, a, loads):
 
 
 def main(a):
+    global TF_MEASURE
     if not Path(CHROMIUM).exists(): sys.exit(f'{CHROMIUM} not found: apt-get install chromium')
+    TF_MEASURE = a.tf
     loads = [os.getloadavg()]
     tf = dict(quiet=tf_playground())
-    results = [variant(w, server, a, tf) for server in a.server for w in a.window]
+    results = [variant(net, w, server, a, tf) for server in a.server for w in a.window for net in a.nets]
     loads.append(os.getloadavg())
     if a.json: Path(a.json).write_text(json.dumps(dict(results=results, loads=loads, args=vars(a)), default=str))
     table(results, a, loads)
@@ -330,9 +333,12 @@ def ints(s): return [int(x) for x in s.split(',')]
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--nets', type=lambda s: s.split(','), default=['2-3-1:weights', '2-3-1:gradients', '2-8-8-1:gradients'],
+                    help=f'network:wires per column, networks {list(NETS)}, wires weights or gradients')
     ap.add_argument('--window', type=ints, default=[2], help='frames in flight, e.g. 1,2,3 (one column each)')
-    ap.add_argument('--server', type=lambda s: s.split(','), default=['plain', 'course'],
-                    help='server settings, one column each: plain, nodelay, untrack, course (both, as course.sh)')
+    ap.add_argument('--server', type=lambda s: s.split(','), default=['course'],
+                    help='server settings, one column each: course (as tools/course.sh starts JupyterLab) or plain')
+    ap.add_argument('--tf', type=Path, default=TF_MEASURE, help="TF Playground's measure.py (default: %(default)s)")
     ap.add_argument('--timeout', type=float, default=1.0, help='seconds before an unacknowledged frame counts as lost')
     ap.add_argument('--seconds', type=float, default=10); ap.add_argument('--samples', type=int, default=20)
     ap.add_argument('--grid', type=int, default=100); ap.add_argument('--speed', type=int, default=10)
