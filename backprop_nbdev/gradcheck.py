@@ -28,14 +28,14 @@ def numerical_grad(f, params, eps=1e-6, dtype=torch.float64):
     "dL/dθ by central differences for a scalar loss `f(params)`, perturbing each entry by ±eps in `dtype`."
     if not callable(f): raise TypeError(f"f must be a function of the parameters returning a scalar loss, got {describe(f)}")
     if not isinstance(params, Sequence) or isinstance(params, str) or not params: raise TypeError(f"params must be a non-empty sequence of tensors, got {describe(params)}")
-    ts = [check_tensor(t, f"params[{i}]").detach().to(dtype).clone() for i, t in enumerate(params)]
+    ts = [check_tensor(t, f"params[{i}]").detach().to(dtype).contiguous().clone() for i, t in enumerate(params)]   # one flat view each
     eps, grads = check_positive(eps, 'eps'), []
     def loss():
         L = f(_rebuild(params, ts))
         if not isinstance(L, torch.Tensor) or L.numel() != 1: raise ValueError(f"f must return a scalar loss, got {describe(L)}")
         return L.detach()
     for t in ts:
-        g, flat = torch.zeros_like(t), t.view(-1)
+        g, flat = torch.zeros(t.shape, dtype=dtype, device=t.device), t.view(-1)
         for i in range(flat.numel()):
             old = flat[i].item()
             flat[i] = old + eps; hi = loss()

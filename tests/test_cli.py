@@ -28,7 +28,7 @@ def odd_files(d):
     save_model(d / 'float_seed.safetensors', init_params(), data=(X, y), seed=1.5, dataset='xor')
     save_model(d / 'list_dataset.safetensors', init_params(), data=(X, y), seed=42, dataset=['xor'])
     net = mlp([2, 3, 1], out_act='sigmoid')
-    tensors = {f'{k}{i}': p.detach().half() for i, l in enumerate([net.layers[0], net.layers[2]], 1) for k, p in (('W', l.W), ('b', l.b))}
+    tensors = {f'{k}{i}': p.detach().half().contiguous() for i, l in enumerate([net.layers[0], net.layers[2]], 1) for k, p in (('W', l.W), ('b', l.b))}
     info = dict(format=FORMAT, format_version=FORMAT_VERSION, library_version='0.1.0', meta={},
                 architecture=dict(sizes=[2, 3, 1], activation='sigmoid', loss='mse', dtype='float16'))
     text = _dump(info)
