@@ -35,7 +35,7 @@ class Steps(NamedTuple):
 # %% ../nbs/06_backward.ipynb #e7c2f6db
 def autograd_steps(X, y, params, act=sigmoid, loss=mse):
     "All eight backward quantities, computed by PyTorch's autograd on a hidden layer `act` and a `loss` of ŷ."
-    W1, b1, W2, b2 = ps = [t.detach().clone().requires_grad_() for t in params]
+    W1, b1, W2, b2 = [t.detach().clone().requires_grad_() for t in params]
     z1 = X @ W1 + b1
     h = act(z1)
     z2 = h @ W2 + b2

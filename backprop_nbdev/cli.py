@@ -10,7 +10,7 @@ import argparse, json, os, sys, time
 import torch
 from fastprogress.fastprogress import progress_bar
 from . import __version__
-from .checks import check_positive, check_int, check_seed, check_choice, describe, _stoppable, _threads_for, _forward_work
+from .checks import check_positive, check_int, check_seed, describe, _stoppable, _threads_for, _forward_work
 from .dataset import xor_data
 from .datasets2d import make_2d
 from .activations import ACTIVATIONS

@@ -8,7 +8,6 @@ __all__ = ['Cache', 'forward']
 # %% ../nbs/04_forward.ipynb #b8b81de2
 from typing import NamedTuple
 import torch
-from .params import Params
 from .activations import sigmoid
 
 # %% ../nbs/04_forward.ipynb #fd2b057e

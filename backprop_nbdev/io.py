@@ -12,11 +12,11 @@ import torch
 from safetensors import safe_open, SafetensorError
 from safetensors.torch import save_file, load_file
 from . import __version__
-from .checks import check_matrix, check_like, check_finite, check_choice, describe
+from .checks import check_matrix, check_like, check_finite, describe
 from .params import Params
 from .activations import ACTIVATIONS
 from .layers import Linear, Activation, Sequential, ACTIVATION_LAYERS, from_params
-from .losses_optim import LOSSES, MSELoss
+from .losses_optim import LOSSES
 
 # %% ../nbs/22_io.ipynb #f1225885
 def _check_path(path, name='path'):

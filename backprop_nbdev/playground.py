@@ -19,15 +19,14 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 import backprop_nbdev
-from .checks import check_int, check_number, check_positive, check_choice, check_seed, _threads_for
+from .checks import check_int, check_number, check_choice, _threads_for
 from .activations import ACTIVATIONS
 from .training import DivergenceError, _check_xy
 from .backward import backprop_trace
 from .evaluation import Table
 from .viz import plot_loss, plot_decision_boundary, _grid
-from .layers import Linear
 from .datasets2d import generators_2d, make_2d, split_data
-from .trainer import Trainer, max_depth, _LOSS_CHOICES
+from .trainer import Trainer, max_depth
 
 # %% ../nbs/18_playground.ipynb #18000011
 def _running_loop():

@@ -9,13 +9,13 @@ __all__ = ['max_hidden', 'max_depth', 'TrainerState', 'Trainer']
 from typing import NamedTuple
 import torch
 from fastcore.basics import patch
-from .checks import check_int, check_number, check_positive, check_seed, check_choice, check_matrix, check_like, describe, _stoppable, _stopped, _threads_for, _forward_work
+from .checks import check_int, check_number, check_positive, check_seed, check_choice, check_matrix, check_like, _stoppable, _stopped, _threads_for, _forward_work
 from .params import max_scale
 from .activations import ACTIVATIONS
 from .evaluation import accuracy
 from .training import DivergenceError, max_epochs
-from .layers import Linear, Activation, mlp
-from .losses_optim import LOSSES, SGD, Batches, l2_grads, _epoch, _sizes
+from .layers import Activation, mlp
+from .losses_optim import LOSSES, SGD, Batches, l2_grads, _epoch
 
 # %% ../nbs/17_trainer.ipynb #17000007
 max_hidden, max_depth = 1024, 4

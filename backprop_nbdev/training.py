@@ -7,7 +7,6 @@ __all__ = ['max_epochs', 'DivergenceError', 'train']
 
 # %% ../nbs/08_training.ipynb #9f1413a8
 import math
-from contextlib import contextmanager
 import torch
 from fastprogress.fastprogress import progress_bar
 from .checks import check_matrix, check_like, check_positive, check_int, _stoppable, _stopped, _threads_for, _forward_work

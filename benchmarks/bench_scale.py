@@ -17,7 +17,7 @@ Memory, two measures:
   resource.getrusage's ru_maxrss: the process peak is set by importing torch and loading the data, long
   before any step, so its growth over the steps was 0 KiB for every variant when we tried it.
 """
-import argparse, functools, os, statistics, time, warnings
+import argparse, functools, os, statistics, time
 import torch
 import torch.nn.functional as F
 from backprop_nbdev.layers import mlp

@@ -2,8 +2,8 @@
 frames from another thread, as the real page's messages arrive on a kernel thread that is not the loop's.
 Run with -s to see what a lost acknowledgement costs."""
 import asyncio, threading, time
-import numpy as np, pytest, torch
-from backprop_nbdev.playground import Playground, FrameWindow, _post
+import numpy as np, pytest
+from backprop_nbdev.playground import Playground, _post
 
 
 class FakePage:

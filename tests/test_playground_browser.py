@@ -2,7 +2,7 @@
 
 Skips when /usr/bin/chromium or playwright is missing, unless BACKPROP_REQUIRE_BROWSER=1 (CI), where it fails.
 Screenshots go to test-artifacts/. The helpers here are reused by benchmarks/bench_playground.py."""
-import json, os, re, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+import json, os, re, shutil, socket, subprocess, sys, time, urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 import pytest
