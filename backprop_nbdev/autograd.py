@@ -36,7 +36,8 @@ def train_autograd(X, y, params, lr=1.0, epochs=5000):
     with _threads_for(_forward_work(len(X), [X.shape[1], params.W1.shape[1], params.W2.shape[1]])):
         for epoch in range(epochs):
             loss = mse(forward(X, Params(*ps))[0], y)
-            if not torch.isfinite(loss): raise DivergenceError(epoch + 1, loss.item(), lr, losses, Params(*(p.detach() for p in ps)))
+            if not torch.isfinite(loss):
+                raise DivergenceError(epoch + 1, loss.item(), lr, losses, Params(*(p.detach() for p in ps)))
             losses.append(loss.item())
             loss.backward()
             with torch.no_grad():
@@ -47,7 +48,7 @@ def train_autograd(X, y, params, lr=1.0, epochs=5000):
 
 # %% ../nbs/11_autograd.ipynb #9c93fc28
 def grad_gaps(X, y, params, lr=1.0, epochs=5000, rtol=1e-5, atol=1e-7):
-    "Along the manual training run: the max |manual - autograd| per parameter, and how many steps were not allclose."
+    "Along the manual training run: max |manual - autograd| per parameter; how many steps were not allclose."
     _check_xy(X, y, params)
     lr, epochs = check_positive(lr, 'lr'), check_int(epochs, 'epochs', max=max_epochs)
     gaps, not_close = [0.0] * 4, 0

@@ -34,7 +34,7 @@ class Steps(NamedTuple):
 
 # %% ../nbs/06_backward.ipynb #e7c2f6db
 def autograd_steps(X, y, params, act=sigmoid, loss=mse):
-    "All eight backward quantities, computed by PyTorch's autograd on a hidden layer `act` and a `loss` of ŷ."
+    "All eight backward quantities by PyTorch's autograd, for a hidden layer `act` and a `loss` of ŷ."
     W1, b1, W2, b2 = [t.detach().clone().requires_grad_() for t in params]
     z1 = X @ W1 + b1
     h = act(z1)
@@ -73,9 +73,13 @@ class TraceStep(NamedTuple):
     value: torch.Tensor
     reference: torch.Tensor
 
-_EQUATIONS = dict(z1='z₁ = X·W₁ + b₁', h='h = σ(z₁)', z2='z₂ = h·W₂ + b₂', y_pred='ŷ = σ(z₂)', L='L = mean((ŷ − y)²)',
-                  dy_pred='δŷ = 2(ŷ − y) / N', dz2='δz₂ = δŷ ⊙ ŷ(1 − ŷ)', dW2='δW₂ = hᵀ·δz₂', db2='δb₂ = Σ rows of δz₂',
-                  dh='δh = δz₂·W₂ᵀ', dz1='δz₁ = δh ⊙ h(1 − h)', dW1='δW₁ = Xᵀ·δz₁', db1='δb₁ = Σ rows of δz₁')
+_EQUATIONS = dict(z1='z₁ = X·W₁ + b₁', h='h = σ(z₁)',
+                  z2='z₂ = h·W₂ + b₂', y_pred='ŷ = σ(z₂)',
+                  L='L = mean((ŷ − y)²)',
+                  dy_pred='δŷ = 2(ŷ − y) / N', dz2='δz₂ = δŷ ⊙ ŷ(1 − ŷ)',
+                  dW2='δW₂ = hᵀ·δz₂', db2='δb₂ = Σ rows of δz₂',
+                  dh='δh = δz₂·W₂ᵀ', dz1='δz₁ = δh ⊙ h(1 − h)',
+                  dW1='δW₁ = Xᵀ·δz₁', db1='δb₁ = Σ rows of δz₁')
 
 def backprop_trace(X, y, params):
     "The forward pass and the eight backward quantities of the MSE loss, in order, each with PyTorch's value."

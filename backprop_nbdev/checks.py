@@ -37,23 +37,29 @@ def check_matrix(x, name, rows=None, cols=None):
     "Check that `x` is a finite floating-point 2-D tensor with at least one row, optionally `rows` × `cols`."
     check_tensor(x, name)
     if x.ndim != 2: raise ValueError(f"{name} must be a 2-D tensor (samples, features), got {describe(x)}")
-    if rows is not None and x.shape[0] != rows: raise ValueError(f"{name} must have {rows} rows, got {describe(x)}")
-    if cols is not None and x.shape[1] != cols: raise ValueError(f"{name} must have {cols} columns, got {describe(x)}")
-    if x.shape[0] == 0 or x.shape[1] == 0: raise ValueError(f"{name} must have at least one row and one column, got {describe(x)}")
+    if rows is not None and x.shape[0] != rows:
+        raise ValueError(f"{name} must have {rows} rows, got {describe(x)}")
+    if cols is not None and x.shape[1] != cols:
+        raise ValueError(f"{name} must have {cols} columns, got {describe(x)}")
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one row and one column, got {describe(x)}")
     return check_finite(x, name)
 
 def check_like(x, name, ref, ref_name):
-    "Raise `TypeError` unless `x` has the dtype and device of `ref`: mixing them is a silent precision loss or a crash."
-    if x.dtype != ref.dtype: raise TypeError(f"{name} must have the dtype of {ref_name} ({ref.dtype}), got {describe(x)}")
-    if x.device != ref.device: raise TypeError(f"{name} must be on the device of {ref_name} ({ref.device}), got {x.device}")
+    "Raise `TypeError` unless `x` has `ref`'s dtype and device: mixing loses precision silently or crashes."
+    if x.dtype != ref.dtype:
+        raise TypeError(f"{name} must have the dtype of {ref_name} ({ref.dtype}), got {describe(x)}")
+    if x.device != ref.device:
+        raise TypeError(f"{name} must be on the device of {ref_name} ({ref.device}), got {x.device}")
     return x
 
 # %% ../nbs/00_checks.ipynb #d8103e44
 def _is_real(v): return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 def check_number(v, name, min=0.0, max=math.inf, min_open=True):
-    "Raise unless `v` is a finite real number in (min, max] (or [min, max] with `min_open=False`); return it as a float."
-    want = f"a finite number {'>' if min_open else '>='} {min:g}" + (f" and <= {max:g}" if max < math.inf else "")
+    "Raise unless `v` is a finite real in (min, max] ([min, max] if `min_open=False`); return it as a float."
+    want = (f"a finite number {'>' if min_open else '>='} {min:g}"
+            + (f" and <= {max:g}" if max < math.inf else ""))
     if not _is_real(v): raise TypeError(f"{name} must be {want}, got {describe(v)}")
     ok = math.isfinite(v) and (v > min if min_open else v >= min) and v <= max
     if not ok: raise ValueError(f"{name} must be {want}, got {v}")
@@ -67,7 +73,8 @@ def check_positive(v, name):
 def check_int(v, name, min=0, max=None):
     "Raise unless `v` is an integer >= `min` (and <= `max`, if given)."
     want = f"an integer >= {min}" + (f" and <= {max}" if max is not None else "")
-    if not isinstance(v, numbers.Integral) or isinstance(v, bool): raise TypeError(f"{name} must be {want}, got {describe(v)}")
+    if not isinstance(v, numbers.Integral) or isinstance(v, bool):
+        raise TypeError(f"{name} must be {want}, got {describe(v)}")
     if v < min or (max is not None and v > max): raise ValueError(f"{name} must be {want}, got {v}")
     return int(v)
 
@@ -79,7 +86,8 @@ def check_seed(v, name='seed'):
 
 def check_choice(v, name, options):
     "Raise unless `v` is one of `options` (a dict's keys or a sequence); return it."
-    if not isinstance(v, str) or v not in options: raise ValueError(f"{name} must be one of {list(options)}, got {describe(v)}")
+    if not isinstance(v, str) or v not in options:
+        raise ValueError(f"{name} must be one of {list(options)}, got {describe(v)}")
     return v
 
 # %% ../nbs/00_checks.ipynb #59ef7c67
@@ -90,18 +98,21 @@ def check_dtype(dtype, name='dtype'):
     return dtype
 
 def check_device(device, name='device'):
-    "Return `device` as a `torch.device` (None stays None), or raise `ValueError` if this machine cannot compute there."
+    "Return `device` as a `torch.device` (None stays None); raise `ValueError` if this machine cannot use it."
     if device is None: return None
-    if not isinstance(device, (str, torch.device)): raise TypeError(f"{name} must be a torch.device or a string such as 'cpu', got {describe(device)}")
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"{name} must be a torch.device or a string such as 'cpu', got {describe(device)}")
     try:
         torch.ones(1, device=device).cpu().item()   # 'meta' tensors pass torch.empty but hold no numbers
         return torch.device(device)
     except (RuntimeError, AssertionError, ValueError, NotImplementedError) as e:
         why = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ValueError(f"{name} must be a device this machine can compute on, such as 'cpu', got {device!r} ({why})") from None
+        raise ValueError(f"{name} must be a device this machine can compute on, such as 'cpu', "
+                         f"got {device!r} ({why})") from None
 
 # %% ../nbs/00_checks.ipynb #0c0de002
-_local = threading.local()   # per thread: how deep in _stoppable blocks we are, and the outermost block's stop function
+# per thread: how deep in _stoppable blocks we are, and the outermost block's stop function
+_local = threading.local()
 
 @contextmanager
 def _stoppable():
@@ -109,13 +120,16 @@ def _stoppable():
     depth = getattr(_local, 'depth', 0)
     _local.depth = depth + 1
     try:
-        if depth: yield _local.stop; return          # inside another block (a Trainer step in the command line's loop): share it
+        # inside another block (a Trainer step in the command line's loop): share it
+        if depth: yield _local.stop; return
         pressed = []
         def on_sigint(sig, frame):
             if pressed: raise KeyboardInterrupt
             pressed.append(True)
-        old = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
-        if old is not None: signal.signal(signal.SIGINT, on_sigint)   # None: not the main thread, or not set from Python
+        old = (signal.getsignal(signal.SIGINT)
+               if threading.current_thread() is threading.main_thread() else None)
+        # None: not the main thread, or not set from Python
+        if old is not None: signal.signal(signal.SIGINT, on_sigint)
         _local.stop = lambda: bool(pressed)
         try: yield _local.stop
         finally:
@@ -124,10 +138,12 @@ def _stoppable():
 
 def _stopped(done, epochs):
     "Say where training stopped, unless an outer loop (the command line's) will say it."
-    if _local.depth <= 1: print(f"interrupted after {done} of {epochs} epochs: returning what was learned so far", file=sys.stderr)
+    if _local.depth <= 1:
+        print(f"interrupted after {done} of {epochs} epochs: returning what was learned so far",
+              file=sys.stderr)
 
 # %% ../nbs/00_checks.ipynb #0c0de004
-_SMALL = 1 << 20   # multiply-adds of one forward pass below which torch's thread pool only adds wake-up latency
+_SMALL = 1 << 20   # multiply-adds of a forward pass below which torch's thread pool only adds wake-up latency
 
 @contextmanager
 def _threads_for(work):

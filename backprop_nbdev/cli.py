@@ -10,7 +10,8 @@ import argparse, json, os, sys, time
 import torch
 from fastprogress.fastprogress import progress_bar
 from . import __version__
-from .checks import check_positive, check_int, check_seed, describe, _stoppable, _threads_for, _forward_work
+from .checks import (
+    check_positive, check_int, check_seed, describe, _stoppable, _threads_for, _forward_work)
 from .dataset import xor_data
 from .datasets2d import make_2d
 from .activations import ACTIVATIONS
@@ -24,7 +25,8 @@ from .io import save_model, load_model, data_fingerprint, atomic_write
 # %% ../nbs/23_cli.ipynb #fc6d8ec1
 DATASETS = {
     'xor': lambda dtype, seed: xor_data(dtype),
-    **{name: (lambda dtype, seed, name=name: make_2d(name, seed=seed, dtype=dtype)) for name in ('circles', 'moons', 'spirals')},
+    **{name: (lambda dtype, seed, name=name: make_2d(name, seed=seed, dtype=dtype))
+       for name in ('circles', 'moons', 'spirals')},
 }
 DTYPES = {'float32': torch.float32, 'float64': torch.float64}
 _LOSS_HELP = dict(mse="sigmoid output, mean squared error", bce="logit output, binary cross-entropy")
@@ -36,21 +38,35 @@ class _Parser(argparse.ArgumentParser):
 def make_parser():
     "The `backprop-train` argument parser; every help line states its default."
     p = _Parser(prog='backprop-train', formatter_class=argparse.RawDescriptionHelpFormatter,
-                description="Train a network with hand-written backprop (by default the course's 2-3-1 sigmoid network on XOR), or evaluate a saved one.",
-                epilog="exit codes: 0 success, 1 unexpected failure (e.g. disk full), 2 bad argument, 3 training diverged (lower --lr)\n"
+                description="Train a network with hand-written backprop "
+                            "(by default the course's 2-3-1 sigmoid network on XOR), "
+                            "or evaluate a saved one.",
+                epilog="exit codes: 0 success, 1 unexpected failure (e.g. disk full), 2 bad argument, "
+                       "3 training diverged (lower --lr)\n"
                        "example: backprop-train --out run1 && backprop-train --load run1/model.safetensors")
     a = p.add_argument
     a('--dataset', choices=sorted(DATASETS), default='xor', help="dataset to train on (default: %(default)s)")
-    a('--hidden', type=int, default=3, metavar='N', help=f"units in each hidden layer, 1-{max_hidden} (default: %(default)s)")
-    a('--depth', type=int, default=1, metavar='N', help=f"hidden layers, 1-{max_depth} (default: %(default)s)")
-    a('--activation', choices=list(ACTIVATIONS), default='sigmoid', help="unit of the hidden layers (default: %(default)s)")
-    a('--loss', choices=_LOSS_CHOICES, default='mse', help='; '.join(f"{k}: {v}" for k, v in _LOSS_HELP.items()) + " (default: %(default)s)")
+    a('--hidden', type=int, default=3, metavar='N',
+      help=f"units in each hidden layer, 1-{max_hidden} (default: %(default)s)")
+    a('--depth', type=int, default=1, metavar='N',
+      help=f"hidden layers, 1-{max_depth} (default: %(default)s)")
+    a('--activation', choices=list(ACTIVATIONS), default='sigmoid',
+      help="unit of the hidden layers (default: %(default)s)")
+    a('--loss', choices=_LOSS_CHOICES, default='mse',
+      help='; '.join(f"{k}: {v}" for k, v in _LOSS_HELP.items()) + " (default: %(default)s)")
     a('--lr', type=float, default=1.0, help="learning rate, > 0 (default: %(default)s)")
-    a('--epochs', type=int, default=5000, metavar='N', help=f"full-batch gradient steps, 1-{max_epochs:,} (default: %(default)s)")
-    a('--seed', type=int, default=42, metavar='N', help="seed of the weights and of random datasets, 0-2**64-1 (default: %(default)s)")
-    a('--dtype', choices=list(DTYPES), default='float32', help="floating-point precision (default: %(default)s)")
-    a('--out', metavar='DIR', default=None, help="write model.safetensors, losses.json, loss.png and boundary.png here; created if missing (default: write nothing)")
-    a('--load', metavar='MODEL', default=None, help="evaluate a saved model on its dataset instead of training; no training options allowed (default: train)")
+    a('--epochs', type=int, default=5000, metavar='N',
+      help=f"full-batch gradient steps, 1-{max_epochs:,} (default: %(default)s)")
+    a('--seed', type=int, default=42, metavar='N',
+      help="seed of the weights and of random datasets, 0-2**64-1 (default: %(default)s)")
+    a('--dtype', choices=list(DTYPES), default='float32',
+      help="floating-point precision (default: %(default)s)")
+    a('--out', metavar='DIR', default=None,
+      help="write model.safetensors, losses.json, loss.png and boundary.png here; created if missing "
+           "(default: write nothing)")
+    a('--load', metavar='MODEL', default=None,
+      help="evaluate a saved model on its dataset instead of training; no training options allowed "
+           "(default: train)")
     a('--no-progress', action='store_true', help="hide the progress bar (default: shown)")
     a('--quiet', action='store_true', help="print nothing but errors; implies --no-progress (default: off)")
     a('--version', action='version', version=f"%(prog)s {__version__}")
@@ -63,14 +79,21 @@ def check_args(args, parser):
     "Range-check the parsed options (ValueError/TypeError naming the option) and create `--out`; return them."
     if args.load is not None:
         given = [f"--{k}" for k in _TRAINING if getattr(args, k) != parser.get_default(k)]
-        if given: raise ValueError(f"--load evaluates a saved model and cannot be combined with training options, got {' '.join(given)}")
+        if given:
+            raise ValueError("--load evaluates a saved model and cannot be combined with training options, "
+                             f"got {' '.join(given)}")
         return args
-    check_int(args.hidden, 'hidden', 1, max_hidden); check_int(args.depth, 'depth', 1, max_depth); check_positive(args.lr, 'lr')
+    check_int(args.hidden, 'hidden', 1, max_hidden)
+    check_int(args.depth, 'depth', 1, max_depth)
+    check_positive(args.lr, 'lr')
     check_int(args.epochs, 'epochs', 1, max_epochs); check_seed(args.seed)
     if args.out is not None:
-        if os.path.exists(args.out) and not os.path.isdir(args.out): raise ValueError(f"--out must be a directory, got the file {args.out}")
+        if os.path.exists(args.out) and not os.path.isdir(args.out):
+            raise ValueError(f"--out must be a directory, got the file {args.out}")
         try: os.makedirs(args.out, exist_ok=True)
-        except OSError as e: raise ValueError(f"--out must be a directory that can be created, got {args.out} ({e.strerror})") from None
+        except OSError as e:
+            raise ValueError("--out must be a directory that can be created, "
+                             f"got {args.out} ({e.strerror})") from None
     return args
 
 # %% ../nbs/23_cli.ipynb #72295814
@@ -81,14 +104,21 @@ def _png(fig, path):
     with atomic_write(path) as tmp: fig.savefig(tmp, format='png', dpi=100)
 
 def write_outputs(out, t, meta):
-    "Write model.safetensors, losses.json, loss.png and boundary.png of Trainer `t` to the directory `out`; return the paths."
+    "Write Trainer `t`'s model.safetensors, losses.json, loss.png, boundary.png into `out`; return the paths."
     from matplotlib.figure import Figure
     paths = [os.path.join(out, n) for n in ('model.safetensors', 'losses.json', 'loss.png', 'boundary.png')]
-    save_model(paths[0], t.net, data=(t.X, t.y), **meta)    # the model first: it is what matters if a plot fails
+    # the model first: it is what matters if a plot fails
+    save_model(paths[0], t.net, data=(t.X, t.y), **meta)
     with atomic_write(paths[1]) as tmp:
         with open(tmp, 'w') as f: json.dump(t.history, f)
-    fig = Figure(figsize=(6, 4)); plot_loss(t.history, ax=fig.subplots(), ylabel=f"loss ({t.loss})"); fig.tight_layout(); _png(fig, paths[2])
-    fig = Figure(figsize=(5, 4.5)); plot_decision_boundary(t.predict, t.X, t.y, ax=fig.subplots()); fig.tight_layout(); _png(fig, paths[3])
+    fig = Figure(figsize=(6, 4))
+    plot_loss(t.history, ax=fig.subplots(), ylabel=f"loss ({t.loss})")
+    fig.tight_layout()
+    _png(fig, paths[2])
+    fig = Figure(figsize=(5, 4.5))
+    plot_decision_boundary(t.predict, t.X, t.y, ax=fig.subplots())
+    fig.tight_layout()
+    _png(fig, paths[3])
     return paths
 
 # %% ../nbs/23_cli.ipynb #1de473cf
@@ -110,7 +140,8 @@ def run(args):
     "Train as `args` says, report, and write the outputs; return the exit code."
     X, y = DATASETS[args.dataset](DTYPES[args.dtype], args.seed)
     t = Trainer(X, y, args.hidden, args.depth, args.activation, args.loss, args.lr, args.seed)
-    _say(args, f"{args.dataset}: {_label(t.sizes, args.activation)} network, {args.dtype}, {args.loss}, lr {args.lr:g}, {args.epochs} epochs, seed {args.seed}")
+    _say(args, f"{args.dataset}: {_label(t.sizes, args.activation)} network, {args.dtype}, {args.loss}, "
+               f"lr {args.lr:g}, {args.epochs} epochs, seed {args.seed}")
     t0, bar = time.perf_counter(), not (args.quiet or args.no_progress)
     try: _fit(args, t, bar)
     except DivergenceError:
@@ -119,9 +150,12 @@ def run(args):
     done = t.epoch == args.epochs
     if not done: print(f"interrupted at epoch {t.epoch} of {args.epochs}", file=sys.stderr, flush=True)
     s = t.state
-    if t.history: _say(args, f"final loss {t.history[-1]:.7g}, accuracy {s.accuracy:.2f} ({time.perf_counter() - t0:.1f} s)")
+    if t.history:
+        _say(args, f"final loss {t.history[-1]:.7g}, accuracy {s.accuracy:.2f} "
+                   f"({time.perf_counter() - t0:.1f} s)")
     if args.out is not None and t.history:
-        meta = dict(lr=args.lr, epochs=t.epoch, seed=args.seed, dataset=args.dataset, final_loss=t.history[-1], accuracy=s.accuracy)
+        meta = dict(lr=args.lr, epochs=t.epoch, seed=args.seed, dataset=args.dataset,
+                    final_loss=t.history[-1], accuracy=s.accuracy)
         _say(args, "wrote " + ", ".join(write_outputs(args.out, t, meta)))
     return 0 if done else 130
 
@@ -132,15 +166,18 @@ def evaluate(args):
     arch = meta['architecture']
     name = meta.get('dataset', 'xor')
     if not isinstance(name, str) or name not in DATASETS:
-        raise ValueError(f"{args.load} names the dataset {describe(name)}, which this version cannot rebuild (it knows {sorted(DATASETS)})")
+        raise ValueError(f"{args.load} names the dataset {describe(name)}, "
+                         f"which this version cannot rebuild (it knows {sorted(DATASETS)})")
     seed = check_seed(meta.get('seed', 0), f"the seed in {args.load}")
     X, y = DATASETS[name](DTYPES[arch['dtype']], seed)
     if meta.get('data', data_fingerprint(X, y)) != data_fingerprint(X, y):
-        raise ValueError(f"{args.load} was trained on other data than today's {name!r} dataset (fingerprints differ)")
+        raise ValueError(f"{args.load} was trained on other data than today's {name!r} dataset "
+                         "(fingerprints differ)")
     loss = LOSSES[arch['loss']]()
     with torch.no_grad(): out = net(X)
     L, acc = loss(out, y).item(), accuracy(loss.prob(out), y)
-    _say(args, f"{args.load}: {name}, {_label(arch['sizes'], arch['activation'])} network, {arch['dtype']}, {arch['loss']} loss {L:.7g}, accuracy {acc:.2f}")
+    _say(args, f"{args.load}: {name}, {_label(arch['sizes'], arch['activation'])} network, "
+               f"{arch['dtype']}, {arch['loss']} loss {L:.7g}, accuracy {acc:.2f}")
     return 0
 
 # %% ../nbs/23_cli.ipynb #51f66d81
@@ -160,7 +197,8 @@ def main(argv=None):
     except (OSError, ValueError, TypeError) as e:
         if args.load is not None: return _error(e, 2)       # the file named by --load is the bad argument
         if isinstance(e, OSError): return _error(f"could not write the results: {e}", 1)
-        raise                                               # a ValueError while training is a bug: keep its traceback
+        # a ValueError while training is a bug: keep its traceback
+        raise
 
 # %% ../nbs/23_cli.ipynb #968a8f07
 if __name__ == '__main__' and sys.argv[0].endswith('cli.py'): sys.exit(main())

@@ -10,7 +10,9 @@ __all__ = ['max_points', 'generators_2d', 'xor4', 'xor_cloud', 'circles', 'moons
 import math
 from typing import NamedTuple
 import torch
-from .checks import check_int, check_number, check_seed, check_choice, check_matrix, check_like, check_dtype, check_device, describe
+from backprop_nbdev.checks import (
+    check_int, check_number, check_seed, check_choice, check_matrix, check_like, check_dtype, check_device,
+    describe)
 from .dataset import xor_data
 
 # %% ../nbs/16_datasets.ipynb #3ac79762
@@ -50,7 +52,8 @@ def circles(n=200, noise=0.05, factor=0.5, seed=0, dtype=torch.float32, device=N
     "Class 0 on the unit circle, class 1 on the circle of radius `factor` inside it."
     n0, n1, noise, g = _setup(n, noise, seed)
     factor = check_number(factor, 'factor', max=10)
-    return _finish(_circle(_angles(n0, 0, 2 * math.pi, g)), _circle(_angles(n1, 0, 2 * math.pi, g), factor), noise, g, dtype, device)
+    return _finish(_circle(_angles(n0, 0, 2 * math.pi, g)),
+                   _circle(_angles(n1, 0, 2 * math.pi, g), factor), noise, g, dtype, device)
 
 # %% ../nbs/16_datasets.ipynb #88df237a
 def moons(n=200, noise=0.1, seed=0, dtype=torch.float32, device=None):
@@ -78,7 +81,8 @@ def gaussians(n=200, noise=1.0, distance=3.0, seed=0, dtype=torch.float32, devic
     return _finish(-c.expand(n0, 2), c.expand(n1, 2), noise, g, dtype, device)
 
 # %% ../nbs/16_datasets.ipynb #27f24b20
-generators_2d = dict(xor4=xor4, xor_cloud=xor_cloud, circles=circles, moons=moons, spirals=spirals, gaussians=gaussians)
+generators_2d = dict(xor4=xor4, xor_cloud=xor_cloud, circles=circles, moons=moons, spirals=spirals,
+                     gaussians=gaussians)
 
 def make_2d(name, n=200, noise=None, seed=0, dtype=torch.float32, device=None):
     "The 2-D dataset `name` (one of `generators_2d`): X (n, 2), y (n, 1)."
@@ -88,12 +92,14 @@ def make_2d(name, n=200, noise=None, seed=0, dtype=torch.float32, device=None):
 
 # %% ../nbs/16_datasets.ipynb #6a1b2c02
 def split_data(X, y, test_frac=0.5, seed=0):
-    "Shuffle (X, y) with a seeded generator and cut it: (X_train, y_train, X_test, y_test), the test part `test_frac` of it."
+    "Shuffle (X, y) by `seed` and cut: (X_train, y_train, X_test, y_test), the test part `test_frac` of it."
     check_matrix(X, 'X'); check_like(check_matrix(y, 'y', rows=len(X)), 'y', X, 'X')
     test_frac = check_number(test_frac, 'test_frac', min=0, min_open=False, max=0.9)
     i = torch.randperm(len(X), generator=torch.Generator().manual_seed(check_seed(seed))).to(X.device)
     k = len(X) - round(test_frac * len(X))
-    if k < 1: raise ValueError(f"test_frac must leave at least one training point, got {test_frac} of {len(X)} points")
+    if k < 1:
+        raise ValueError("test_frac must leave at least one training point, "
+                         f"got {test_frac} of {len(X)} points")
     return X[i[:k]], y[i[:k]], X[i[k:]], y[i[k:]]
 
 # %% ../nbs/16_datasets.ipynb #fdcfaad9
@@ -105,11 +111,13 @@ class DigitsSplit(NamedTuple):
     y_test: torch.Tensor
 
 def load_digits_split(test_size=0.2, seed=0, dtype=torch.float32, device=None):
-    "scikit-learn's bundled 8×8 digits, split (stratified, seeded) and standardised with the training statistics."
+    "scikit-learn's bundled 8×8 digits, split (stratified, seeded), standardised with training statistics."
     from sklearn.datasets import load_digits                # imported here: scikit-learn is slow to import
     from sklearn.model_selection import train_test_split
-    if not (isinstance(test_size, float) and 0 < test_size < 1): raise ValueError(f"test_size must be a float in (0, 1), got {describe(test_size)}")
-    seed, dtype, device = check_int(seed, 'seed', max=2**32 - 1), check_dtype(dtype), check_device(device)   # scikit-learn's seeds are 32-bit
+    if not (isinstance(test_size, float) and 0 < test_size < 1):
+        raise ValueError(f"test_size must be a float in (0, 1), got {describe(test_size)}")
+    # scikit-learn's seeds are 32-bit
+    seed, dtype, device = check_int(seed, 'seed', max=2**32 - 1), check_dtype(dtype), check_device(device)
     X, y = load_digits(return_X_y=True)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
     mu, sd = Xtr.mean(0), Xtr.std(0)

@@ -8,7 +8,8 @@ __all__ = ['stack_params', 'member', 'init_ensemble', 'ensemble_forward', 'ensem
 
 # %% ../nbs/21_ensemble.ipynb #6ff0b1df
 import torch
-from .checks import check_tensor, check_matrix, check_like, check_positive, check_int, check_seed, describe, _stoppable, _stopped, _threads_for, _forward_work
+from .checks import (check_tensor, check_matrix, check_like, check_positive, check_int,
+                                   check_seed, describe, _stoppable, _stopped, _threads_for, _forward_work)
 from .params import Params, check_params, init_params
 from .activations import sigmoid, sigmoid_grad
 from .forward import Cache
@@ -23,19 +24,23 @@ def stack_params(ps):
     for i, p in enumerate(ps):
         check_params(p, f"ps[{i}]")
         if any(a.shape != b.shape or a.dtype != b.dtype or a.device != b.device for a, b in zip(p, ps[0])):
-            raise ValueError(f"ps[{i}] must have the shapes, dtype and device of ps[0] {[tuple(t.shape) for t in ps[0]]}, got {[tuple(t.shape) for t in p]}")
+            raise ValueError(f"ps[{i}] must have the shapes, dtype and device of ps[0] "
+                             f"{[tuple(t.shape) for t in ps[0]]}, got {[tuple(t.shape) for t in p]}")
     return Params(*(torch.stack(ts) for ts in zip(*ps)))
 
 def _check_ensemble(P, name='P'):
     "Check that `P` is a stack of N networks: W1 (N, n_in, h), b1 (N, h), W2 (N, h, n_out), b2 (N, n_out)."
-    if not isinstance(P, Params): raise TypeError(f"{name} must be a Params of stacked tensors (see stack_params), got {describe(P)}")
+    if not isinstance(P, Params):
+        raise TypeError(f"{name} must be a Params of stacked tensors (see stack_params), got {describe(P)}")
     W1 = check_tensor(P.W1, f"{name}.W1")
     if W1.ndim != 3: raise ValueError(f"{name}.W1 must have shape (N, n_in, n_hidden), got {describe(W1)}")
     N, _, h = W1.shape
     n_out = P.W2.shape[-1] if isinstance(P.W2, torch.Tensor) and P.W2.ndim == 3 else -1
     for f, t, want in zip(Params._fields[1:], P[1:], [(N, h), (N, h, n_out), (N, n_out)]):
         check_like(check_tensor(t, f"{name}.{f}"), f"{name}.{f}", W1, f"{name}.W1")
-        if tuple(t.shape) != want: raise ValueError(f"{name}.{f} must have shape {want} to match {name}.W1 {tuple(W1.shape)}, got {describe(t)}")
+        if tuple(t.shape) != want:
+            raise ValueError(f"{name}.{f} must have shape {want} to match {name}.W1 {tuple(W1.shape)}, "
+                             f"got {describe(t)}")
     return P
 
 def member(P, k):
@@ -45,11 +50,14 @@ def member(P, k):
     if k >= N: raise ValueError(f"k must be a network index < {N}, got {k}")
     return Params(*(t[k].clone() for t in P))
 
-def init_ensemble(seeds, input_size=2, hidden_size=3, output_size=1, scale=0.5, dtype=torch.float32, device=None):
+def init_ensemble(seeds, input_size=2, hidden_size=3, output_size=1, scale=0.5, dtype=torch.float32,
+                  device=None):
     "N networks, network k drawn exactly as `init_params(..., seed=seeds[k])`."
-    if not isinstance(seeds, (list, tuple, range)) or len(seeds) == 0: raise TypeError(f"seeds must be a non-empty list of integer seeds, got {describe(seeds)}")
+    if not isinstance(seeds, (list, tuple, range)) or len(seeds) == 0:
+        raise TypeError(f"seeds must be a non-empty list of integer seeds, got {describe(seeds)}")
     seeds = [check_seed(s, f"seeds[{k}]") for k, s in enumerate(seeds)]
-    return stack_params(init_params(input_size, hidden_size, output_size, scale, s, dtype, device) for s in seeds)
+    return stack_params(init_params(input_size, hidden_size, output_size, scale, s, dtype, device)
+                        for s in seeds)
 
 # %% ../nbs/21_ensemble.ipynb #bd8d7849
 def _forward(X, W1, b1, W2, b2):
@@ -59,7 +67,7 @@ def _forward(X, W1, b1, W2, b2):
     return Cache(z1, h, z2, sigmoid(z2))
 
 def ensemble_forward(X, P):
-    "Run all N networks of `P` on the shared `X` (n, n_in): predictions (N, n, n_out) and the `Cache`. Unchecked."
+    "Run all N networks of `P` on shared `X` (n, n_in): predictions (N, n, n_out) and the `Cache`. Unchecked."
     c = _forward(X, *P)
     return c.y_pred, c
 
@@ -86,7 +94,7 @@ def _check_data(X, y, P):
     check_like(check_matrix(y, 'y', rows=X.shape[0], cols=W2.shape[2]), 'y', X, 'X')
 
 def train_ensemble(X, y, P, lr=1.0, epochs=5000):
-    "Full-batch gradient descent on each network's MSE, all N at once; returns trained `P` and losses (epochs, N)."
+    "Full-batch gradient descent on each network's MSE, all N at once: (trained `P`, losses (epochs, N))."
     _check_data(X, y, P)
     lr, epochs = check_positive(lr, 'lr'), check_int(epochs, 'epochs', max=max_epochs)
     losses = torch.empty(epochs, P.W1.shape[0], dtype=X.dtype, device=X.device)
@@ -103,22 +111,24 @@ def train_ensemble(X, y, P, lr=1.0, epochs=5000):
     return P, losses
 
 def ensemble_accuracy(y_pred, y):
-    "Accuracy of each network: the fraction of its entries where ŷ > 0.5 agrees with the 0/1 target y; NaN counts as wrong."
+    "Accuracy per network: fraction of entries where ŷ > 0.5 matches the 0/1 target y; NaN counts as wrong."
     check_tensor(y_pred, 'y_pred'); check_tensor(y, 'y')
-    if y_pred.ndim != 3 or y_pred.shape[1:] != y.shape: raise ValueError(f"y_pred must have shape (N, {', '.join(map(str, y.shape))}) for y of shape {tuple(y.shape)}, got {describe(y_pred)}")
+    if y_pred.ndim != 3 or y_pred.shape[1:] != y.shape:
+        raise ValueError(f"y_pred must have shape (N, {', '.join(map(str, y.shape))}) "
+                         f"for y of shape {tuple(y.shape)}, got {describe(y_pred)}")
     right = ((y_pred > 0.5).to(y.dtype) == y) & y_pred.isfinite()
     return right.flatten(1).float().mean(1)
 
 # %% ../nbs/21_ensemble.ipynb #d39bed61
 def solves(X, y, seeds, hidden_size=3, scale=0.5, lr=1.0, epochs=5000, with_losses=False):
-    "For each seed, whether its n_in-h-n_out sigmoid network reaches accuracy 1.0 on (X, y) after `epochs` of full-batch training (and, `with_losses`, the losses (epochs, N))."
+    "Per seed: does its sigmoid net reach accuracy 1.0 in `epochs`? `with_losses`: + losses (epochs, N)."
     P = init_ensemble(seeds, X.shape[1], hidden_size, y.shape[1], scale, X.dtype, X.device)
     P, L = train_ensemble(X, y, P, lr=lr, epochs=epochs)
     ok = ensemble_accuracy(ensemble_forward(X, P)[0], y) == 1.0
     return (ok, L) if with_losses else ok
 
 def first_below(L, v=0.2):
-    "For each column of the losses `L` (epochs, N), the first epoch (counting from 1) with loss < v; -1 if never."
+    "For each column of losses `L` (epochs, N): the first epoch (from 1) with loss < v; -1 if never."
     check_tensor(L, 'L')
     if L.ndim != 2: raise ValueError(f"L must be a 2-D tensor of losses (epochs, N), got {describe(L)}")
     below = L < v

@@ -25,8 +25,10 @@ def _check_labels01(y_pred, y):
     "ŷ and 0/1 targets y of one shape, dtype and device, at least one row."
     check_matrix(y_pred, 'y_pred')
     check_like(check_matrix(y, 'y'), 'y', y_pred, 'y_pred')
-    if y.shape != y_pred.shape: raise ValueError(f"y must have the shape of y_pred {tuple(y_pred.shape)}, got {describe(y)}")
-    if not ((y == 0) | (y == 1)).all(): raise ValueError(f"y must hold only 0/1 labels, got values {y.unique().tolist()[:5]}")
+    if y.shape != y_pred.shape:
+        raise ValueError(f"y must have the shape of y_pred {tuple(y_pred.shape)}, got {describe(y)}")
+    if not ((y == 0) | (y == 1)).all():
+        raise ValueError(f"y must hold only 0/1 labels, got values {y.unique().tolist()[:5]}")
 
 def accuracy(y_pred, y):
     "Fraction of entries where ŷ > 0.5 agrees with the 0/1 target y."
@@ -39,13 +41,16 @@ class Table:
     def __init__(self, header, rows): self.header, self.rows = list(header), [list(r) for r in rows]
     def _cells(self): return [self.header] + [[str(v) for v in r] for r in self.rows]
     def __str__(self):
-        cells = self._cells(); w = [max(len(r[i]) for r in cells) for i in range(len(self.header))]
-        return '\n'.join('  '.join(c.rjust(n) for c, n in zip(r, w)) for r in cells[:1] + [['-' * n for n in w]] + cells[1:])
+        cells = self._cells()
+        w = [max(len(r[i]) for r in cells) for i in range(len(self.header))]
+        return '\n'.join('  '.join(c.rjust(n) for c, n in zip(r, w))
+                         for r in cells[:1] + [['-' * n for n in w]] + cells[1:])
     __repr__ = __str__
     def _repr_html_(self):
         esc = lambda r, t: ''.join(f'<{t}>{html.escape(c)}</{t}>' for c in r)
         head, *body = self._cells()
-        return f"<table><thead><tr>{esc(head, 'th')}</tr></thead><tbody>" + ''.join(f"<tr>{esc(r, 'td')}</tr>" for r in body) + "</tbody></table>"
+        return (f"<table><thead><tr>{esc(head, 'th')}</tr></thead><tbody>"
+                + ''.join(f"<tr>{esc(r, 'td')}</tr>" for r in body) + "</tbody></table>")
 
 # %% ../nbs/09_evaluation.ipynb #66b23013
 def results_table(X, y, y_pred):
@@ -54,4 +59,5 @@ def results_table(X, y, y_pred):
     check_matrix(X, 'X', rows=len(y_pred))
     right = ((y_pred > 0.5).to(y.dtype) == y).all(1)
     rows = zip(X.tolist(), y_pred[:, 0].tolist(), y[:, 0].tolist(), right.tolist())
-    return Table(['input', 'predicted', 'true', 'correct'], [[x, f"{p:.4f}", f"{t:g}", '✓' if r else '✗'] for x, p, t, r in rows])
+    return Table(['input', 'predicted', 'true', 'correct'],
+                 [[x, f"{p:.4f}", f"{t:g}", '✓' if r else '✗'] for x, p, t, r in rows])

@@ -12,7 +12,8 @@ from .layers import Sequential, Linear, Sigmoid, Tanh, ReLU
 
 # %% ../nbs/20_failures.ipynb #ef4eefd5
 def _linears(net):
-    if not isinstance(net, Sequential): raise TypeError(f"net must be a Sequential such as mlp([2, 3, 1]), got {describe(net)}")
+    if not isinstance(net, Sequential):
+        raise TypeError(f"net must be a Sequential such as mlp([2, 3, 1]), got {describe(net)}")
     return [l for l in net.layers if isinstance(l, Linear)]
 
 def flat_norm(ts):
@@ -22,11 +23,13 @@ def flat_norm(ts):
 def layer_grad_norms(net):
     "‖(δW, δb)‖ of each Linear layer of `net`, from its last backward pass."
     ls = _linears(net)
-    if any(l.dW is None for l in ls): raise RuntimeError("layer_grad_norms must follow a backward pass, got a Linear layer with no gradient yet")
+    if any(l.dW is None for l in ls):
+        raise RuntimeError("layer_grad_norms must follow a backward pass, "
+                           "got a Linear layer with no gradient yet")
     return [flat_norm([l.dW, l.db]) for l in ls]
 
 class GradNormLog:
-    "An `on_epoch` callback for `fit`: `history[e]` holds the gradient norm of each Linear layer at epoch e + 1."
+    "An `on_epoch` callback for `fit`: `history[e]` holds each Linear layer's gradient norm at epoch e + 1."
     def __init__(self): self.history = []
     def __call__(self, epoch, net, loss): self.history.append(layer_grad_norms(net))
     def as_tensor(self): return torch.tensor(self.history)   # (epochs, n_linear)
@@ -52,6 +55,6 @@ def _slope(l):
     return 4 * s * (1 - s) if isinstance(l, Sigmoid) else 1 - s * s
 
 def saturation(net, X, frac=0.04):
-    "For each Sigmoid/Tanh layer of `net`, the fraction of (row, unit) pairs of X whose slope is < frac × its maximum."
+    "Per Sigmoid/Tanh layer of `net`: fraction of (row, unit) pairs of X with slope < frac × its maximum."
     frac = check_positive(frac, 'frac')
     return [(_slope(l) < frac).float().mean().item() for l in _activations(net, X, (Sigmoid, Tanh))]

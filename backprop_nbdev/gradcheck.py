@@ -10,7 +10,8 @@ __all__ = ['numerical_grad', 'rel_error', 'GradTable', 'compare_grads', 'referen
 import math, linecache, traceback
 from collections.abc import Sequence
 import torch
-from .checks import check_tensor, check_matrix, check_like, check_positive, check_choice, describe
+from .checks import (check_tensor, check_matrix, check_like, check_positive, check_choice,
+                                   describe)
 from .params import Params, check_params, init_params
 from .activations import ACTIVATIONS, sigmoid, sigmoid_grad
 from .forward import Cache
@@ -26,13 +27,17 @@ def _rebuild(params, ts):
 
 def numerical_grad(f, params, eps=1e-6, dtype=torch.float64):
     "dL/dθ by central differences for a scalar loss `f(params)`, perturbing each entry by ±eps in `dtype`."
-    if not callable(f): raise TypeError(f"f must be a function of the parameters returning a scalar loss, got {describe(f)}")
-    if not isinstance(params, Sequence) or isinstance(params, str) or not params: raise TypeError(f"params must be a non-empty sequence of tensors, got {describe(params)}")
-    ts = [check_tensor(t, f"params[{i}]").detach().to(dtype).contiguous().clone() for i, t in enumerate(params)]   # one flat view each
+    if not callable(f):
+        raise TypeError(f"f must be a function of the parameters returning a scalar loss, got {describe(f)}")
+    if not isinstance(params, Sequence) or isinstance(params, str) or not params:
+        raise TypeError(f"params must be a non-empty sequence of tensors, got {describe(params)}")
+    ts = [check_tensor(t, f"params[{i}]").detach().to(dtype).contiguous().clone()   # one flat view each
+          for i, t in enumerate(params)]
     eps, grads = check_positive(eps, 'eps'), []
     def loss():
         L = f(_rebuild(params, ts))
-        if not isinstance(L, torch.Tensor) or L.numel() != 1: raise ValueError(f"f must return a scalar loss, got {describe(L)}")
+        if not isinstance(L, torch.Tensor) or L.numel() != 1:
+            raise ValueError(f"f must return a scalar loss, got {describe(L)}")
         return L.detach()
     for t in ts:
         g, flat = torch.zeros(t.shape, dtype=dtype, device=t.device), t.view(-1)
@@ -63,11 +68,13 @@ def _named(gs, name):
     raise TypeError(f"{name} must be Grads, Steps, a dict or a sequence of tensors, got {describe(gs)}")
 
 class GradTable(Table):
-    "A `Table` of gradient comparisons; `.results[name]` holds the raw numbers and `.ok` says whether every row is allclose."
+    "A `Table` of gradient comparisons: raw numbers in `.results[name]`, `.ok` if every row is allclose."
     def __init__(self, results):
         self.results = results
-        fmt = lambda r: [r['name'], r['shape'], '✓' if r['exact'] else '✗', '✓' if r['allclose'] else '✗', f"{r['max_abs']:.2e}", f"{r['rel']:.2e}"]
-        super().__init__(['parameter', 'shape', 'exact', 'allclose', 'max |a-b|', 'rel. error'], [fmt(r) for r in results.values()])
+        fmt = lambda r: [r['name'], r['shape'], '✓' if r['exact'] else '✗',
+                         '✓' if r['allclose'] else '✗', f"{r['max_abs']:.2e}", f"{r['rel']:.2e}"]
+        super().__init__(['parameter', 'shape', 'exact', 'allclose', 'max |a-b|', 'rel. error'],
+                         [fmt(r) for r in results.values()])
     @property
     def ok(self): return all(r['allclose'] for r in self.results.values())
 
@@ -75,7 +82,8 @@ def _compare(name, a, b, rtol, atol):
     "The five measures for one pair of tensors."
     check_tensor(a, f"mine.{name}"); check_tensor(b, f"reference.{name}")
     if a.shape != b.shape:
-        return dict(name=name, shape=f"{tuple(a.shape)} ≠ {tuple(b.shape)}", exact=False, allclose=False, max_abs=math.nan, rel=math.nan)
+        return dict(name=name, shape=f"{tuple(a.shape)} ≠ {tuple(b.shape)}", exact=False, allclose=False,
+                    max_abs=math.nan, rel=math.nan)
     a64, b64 = a.detach().double(), b.detach().double()
     return dict(name=name, shape=str(tuple(a.shape)), exact=a.dtype == b.dtype and torch.equal(a, b),
                 allclose=torch.allclose(a64, b64, rtol=rtol, atol=atol),
@@ -118,16 +126,19 @@ def _case(spec):
     seed, n, n_in, n_h, n_out = spec
     g = torch.Generator().manual_seed(seed)
     r = lambda *s: torch.randn(*s, generator=g, dtype=torch.float64)
-    params = Params(r(n_in, n_h) / math.sqrt(n_in), r(n_h) / 2, r(n_h, n_out) * 2 / math.sqrt(n_h), r(n_out) / 2)
+    params = Params(r(n_in, n_h) / math.sqrt(n_in), r(n_h) / 2,
+                    r(n_h, n_out) * 2 / math.sqrt(n_h), r(n_out) / 2)
     return r(n, n_in), torch.rand(n, n_out, generator=g, dtype=torch.float64), params
 
 # %% ../nbs/12_gradcheck.ipynb #11c1d482
-_labels = dict(dy_pred='dL/dŷ', dz2='dL/dz2', dW2='dL/dW2', db2='dL/db2', dh='dL/dh', dz1='dL/dz1', dW1='dL/dW1', db1='dL/db1')
+_labels = dict(dy_pred='dL/dŷ', dz2='dL/dz2', dW2='dL/dW2', db2='dL/db2',
+               dh='dL/dh', dz1='dL/dz1', dW1='dL/dW1', db1='dL/db1')
 
 def _equations(hidden_act, loss):
     d_act = "h(1 − h)" if hidden_act == 'sigmoid' else "(1 − h²)"
-    return dict(dy_pred="2(ŷ − y)/N" if loss == 'mse' else "(ŷ − y)/(ŷ(1 − ŷ)N)", dz2="dŷ ⊙ ŷ(1 − ŷ)", dW2="hᵀ·dz2",
-                db2="dz2.sum(0)", dh="dz2·W2ᵀ", dz1=f"dh ⊙ {d_act}", dW1="Xᵀ·dz1", db1="dz1.sum(0)")
+    return dict(dy_pred="2(ŷ − y)/N" if loss == 'mse' else "(ŷ − y)/(ŷ(1 − ŷ)N)",
+                dz2="dŷ ⊙ ŷ(1 − ŷ)", dW2="hᵀ·dz2", db2="dz2.sum(0)",
+                dh="dz2·W2ᵀ", dz1=f"dh ⊙ {d_act}", dW1="Xᵀ·dz1", db1="dz1.sum(0)")
 
 # %% ../nbs/12_gradcheck.ipynb #6c18f9f8
 def _shape_mistake(got, want, n):
@@ -135,10 +146,13 @@ def _shape_mistake(got, want, n):
     sq = lambda s: tuple(d for d in s if d != 1)
     if len(got) == 2 and got == want[::-1]: return "transposed"
     if len(want) == 1 and got == (n, want[0]): return "bias not summed over the batch: one row per sample"
-    if len(want) == 1 and got in ((n,), (n, 1)): return "summed over the wrong axis: over the units (axis 1) instead of the samples (axis 0)"
+    if len(want) == 1 and got in ((n,), (n, 1)):
+        return "summed over the wrong axis: over the units (axis 1) instead of the samples (axis 0)"
     if len(got) == 0: return "a single number: reduced over every axis"
-    if len(want) == 2 and want[1] == 1 and got == (n, n) and n > 1: return "an (n, n) broadcast: an (n,) tensor met an (n, 1) one (a lost keepdim or a squeezed y)"
-    if sq(got) == sq(want) and len(got) < len(want): return "lost a dimension of size 1 (keepdim=True, or do not squeeze)"
+    if len(want) == 2 and want[1] == 1 and got == (n, n) and n > 1:
+        return "an (n, n) broadcast: an (n,) tensor met an (n, 1) one (a lost keepdim or a squeezed y)"
+    if sq(got) == sq(want) and len(got) < len(want):
+        return "lost a dimension of size 1 (keepdim=True, or do not squeeze)"
     if sq(got) == sq(want): return "an extra dimension of size 1 (reduce without keepdim=True)"
     return "wrong shape"
 
@@ -148,25 +162,35 @@ def _known_mistakes(q, X, y, p, c, R, hidden_act, loss):
     d_act = sigmoid_grad if hidden_act == 'sigmoid' else (lambda h: 1 - h ** 2)
     act_name = "σ'(z1) = h(1 − h)" if hidden_act == 'sigmoid' else "tanh'(z1) = 1 − h²"
     out = dict(
-        dy_pred=[(mse_grad(c.y_pred, y), "this is the MSE gradient; for BCE dL/dŷ = (ŷ − y)/(ŷ(1 − ŷ)N)"),
-                 ((c.y_pred - y) / y.numel(), "this is dL/dz2 = (ŷ − y)/N; dL/dŷ still has the factor 1/(ŷ(1 − ŷ))")] if loss == 'bce' else [],
+        dy_pred=[(mse_grad(c.y_pred, y),
+                  "this is the MSE gradient; for BCE dL/dŷ = (ŷ − y)/(ŷ(1 − ŷ)N)"),
+                 ((c.y_pred - y) / y.numel(),
+                  "this is dL/dz2 = (ŷ − y)/N; dL/dŷ still has the factor 1/(ŷ(1 − ŷ))")]
+                if loss == 'bce' else [],
         dz2=[(R.dy_pred, "missing the activation derivative: multiply dL/dŷ by σ'(z2) = ŷ(1 − ŷ)"),
-             (R.dy_pred * sigmoid_grad(c.z2), "σ' evaluated on z2: sigmoid_grad takes the sigmoid's output ŷ, not z2")],
+             (R.dy_pred * sigmoid_grad(c.z2),
+              "σ' evaluated on z2: sigmoid_grad takes the sigmoid's output ŷ, not z2")],
         dW2=[(c.z1.T @ R.dz2, "used z1 (before the activation) where h belongs"),
              (c.h.T @ R.dy_pred, "used dL/dŷ where dL/dz2 belongs")],
-        db2=[(R.dz2.mean(0), "bias gradient averaged over the batch instead of summed (the 1/N is already in dL/dŷ)")],
+        db2=[(R.dz2.mean(0),
+              "bias gradient averaged over the batch instead of summed (the 1/N is already in dL/dŷ)")],
         dh=[(R.dy_pred @ p.W2.T, "used dL/dŷ where dL/dz2 belongs (skipped the output sigmoid)"),
-            (R.dz2 @ p.W2.T * d_act(c.h), "this is already dL/dz1: the activation derivative belongs to the next step")],
+            (R.dz2 @ p.W2.T * d_act(c.h),
+             "this is already dL/dz1: the activation derivative belongs to the next step")],
         dz1=[(R.dh, f"missing the activation derivative: multiply dL/dh by {act_name}")]
-            + ([(R.dh * sigmoid_grad(c.z1), "σ' evaluated on z1: sigmoid_grad takes the sigmoid's output h, not z1"),
-                (R.dh * (1 - c.h ** 2), "used tanh's derivative 1 − h²; the sigmoid's is h(1 − h)")] if hidden_act == 'sigmoid' else
+            + ([(R.dh * sigmoid_grad(c.z1),
+                 "σ' evaluated on z1: sigmoid_grad takes the sigmoid's output h, not z1"),
+                (R.dh * (1 - c.h ** 2), "used tanh's derivative 1 − h²; the sigmoid's is h(1 − h)")]
+               if hidden_act == 'sigmoid' else
                [(R.dh * sigmoid_grad(c.h), "used the sigmoid's derivative h(1 − h); tanh's is 1 − h²"),
                 (R.dh * (1 - c.z1 ** 2), "tanh' evaluated on z1: it is 1 − h² with h = tanh(z1)")]),
         dW1=[(X.T @ R.dh, "used dL/dh where dL/dz1 belongs")],
-        db1=[(R.dz1.mean(0), "bias gradient averaged over the batch instead of summed (the 1/N is already in dL/dŷ)"),
+        db1=[(R.dz1.mean(0),
+              "bias gradient averaged over the batch instead of summed (the 1/N is already in dL/dŷ)"),
              (R.dh.sum(0), "summed dL/dh where dL/dz1 belongs")])[q]
     ref = getattr(R, q)
-    if ref.ndim == 2 and ref.shape[0] == ref.shape[1]: out.append((ref.T, "transposed"))   # a square matrix keeps its shape
+    if ref.ndim == 2 and ref.shape[0] == ref.shape[1]:   # a square matrix keeps its shape
+        out.append((ref.T, "transposed"))
     return out
 
 # %% ../nbs/12_gradcheck.ipynb #dc355067
@@ -183,38 +207,52 @@ def _explain_factor(fs, loss):
     "Explain factors `fs` = [(c, n, n_out)] observed in the failing cases."
     fits = lambda g: all(math.isclose(c, g(n, k), rel_tol=1e-6) for c, n, k in fs)
     for g, why in [(lambda n, k: -1, "sign flipped: it is −1 × the right value (ŷ − y, not y − ŷ?)"),
-                   (lambda n, k: n * k, "N times too large: missing the 1/N of the mean (N = n·n_out entries of ŷ)"),
-                   (lambda n, k: k, "n_out times too large: divided by the batch size n instead of N = n·n_out, the number of entries of ŷ"),
-                   (lambda n, k: 0.5, "half the right value: missing the 2 from the derivative of (ŷ − y)²" if loss == 'mse' else "half the right value"),
+                   (lambda n, k: n * k,
+                    "N times too large: missing the 1/N of the mean (N = n·n_out entries of ŷ)"),
+                   (lambda n, k: k,
+                    "n_out times too large: divided by the batch size n instead of N = n·n_out, "
+                    "the number of entries of ŷ"),
+                   (lambda n, k: 0.5,
+                    "half the right value: missing the 2 from the derivative of (ŷ − y)²" if loss == 'mse'
+                    else "half the right value"),
                    (lambda n, k: 2, "twice the right value: an extra factor 2"),
-                   (lambda n, k: 1 / (n * k), "N times too small: divided by N twice (the 1/N is already in dL/dŷ)"),
-                   (lambda n, k: 1 / n, "n times too small: divided by the batch size again (the 1/N is already in dL/dŷ)")]:
+                   (lambda n, k: 1 / (n * k),
+                    "N times too small: divided by N twice (the 1/N is already in dL/dŷ)"),
+                   (lambda n, k: 1 / n,
+                    "n times too small: divided by the batch size again (the 1/N is already in dL/dŷ)")]:
         if fits(g): return why
     cs = sorted({f"{c:.4g}" for c, _, _ in fs})
-    return f"off by a constant factor {cs[0]}" if len(cs) == 1 else f"off by a factor that changes with the case ({', '.join(cs)})"
+    return (f"off by a constant factor {cs[0]}" if len(cs) == 1
+            else f"off by a factor that changes with the case ({', '.join(cs)})")
 
 # %% ../nbs/12_gradcheck.ipynb #83a472da
 def _diagnose(q, fails, hidden_act, loss):
     "One-line diagnosis of quantity `q` from `fails` = [(mine, ref, data)], data = (X, y, p, c, R)."
     for m, r, (X, *_) in fails:
-        if m.shape != r.shape: return f"{_shape_mistake(tuple(m.shape), tuple(r.shape), X.shape[0])}: got shape {tuple(m.shape)}, expected {tuple(r.shape)}"
+        if m.shape != r.shape:
+            return (f"{_shape_mistake(tuple(m.shape), tuple(r.shape), X.shape[0])}: "
+                    f"got shape {tuple(m.shape)}, expected {tuple(r.shape)}")
     for m, r, _ in fails:
         if not torch.isfinite(m).all(): return "holds NaN or inf"
-    known = [[why for v, why in _known_mistakes(q, *d, hidden_act, loss) if v.shape == m.shape and _close(m, v)] for m, r, d in fails]
+    known = [[why for v, why in _known_mistakes(q, *d, hidden_act, loss)
+              if v.shape == m.shape and _close(m, v)] for m, r, d in fails]
     common = [w for w in known[0] if all(w in k for k in known[1:])]
     if common: return common[0]
     fs = [(_factor(m, r), d[0].shape[0], d[1].shape[1]) for m, r, d in fails]
     if all(c is not None for c, _, _ in fs): return _explain_factor(fs, loss)
     m, r, _ = fails[0]
-    return f"wrong values (max |Δ| {(m - r).abs().max().item():.2e}, relative error {rel_error(m, r):.2e}), not a mistake I recognise"
+    return (f"wrong values (max |Δ| {(m - r).abs().max().item():.2e}, "
+            f"relative error {rel_error(m, r):.2e}), not a mistake I recognise")
 
 # %% ../nbs/12_gradcheck.ipynb #35156292
 class BackwardCheck:
-    "The verdict of `check_backward`: `.ok`, `.quantity` (first wrong, or None) and `.diagnosis`, shown as one line."
-    def __init__(self, ok, quantity=None, diagnosis='', where=''): self.ok, self.quantity, self.diagnosis, self.where = ok, quantity, diagnosis, where
+    "Verdict of `check_backward`: `.ok`, `.quantity` (first wrong or None), `.diagnosis`; shown as one line."
+    def __init__(self, ok, quantity=None, diagnosis='', where=''):
+        self.ok, self.quantity, self.diagnosis, self.where = ok, quantity, diagnosis, where
     def __str__(self):
         if self.ok: return f"✓ {self.diagnosis}"
-        what = f"{self.quantity} ({_labels[self.quantity]}) is wrong" if self.quantity else "the backward pass failed"
+        what = (f"{self.quantity} ({_labels[self.quantity]}) is wrong" if self.quantity
+                else "the backward pass failed")
         return f"✗ {what}: {self.diagnosis}" + (f"  [{self.where}]" if self.where else "")
     __repr__ = __str__
     def _repr_html_(self):
@@ -225,25 +263,29 @@ class BackwardCheck:
 _grad_of = dict(dW2='W2', db2='b2', dW1='W1', db1='b1')
 
 def _where(spec, X, p, y):
-    return f"case {'XOR 4×2 ' if spec == 'xor' else ''}n={X.shape[0]}, n_in={X.shape[1]}, n_hidden={p.W1.shape[1]}, n_out={y.shape[1]}"
+    return (f"case {'XOR 4×2 ' if spec == 'xor' else ''}n={X.shape[0]}, n_in={X.shape[1]}, "
+            f"n_hidden={p.W1.shape[1]}, n_out={y.shape[1]}")
 
 def _as_quantities(out):
     "The learner's output as {quantity: value}, or None if it is neither Steps nor Grads."
     if isinstance(out, Grads): return {q: getattr(out, f) for q, f in _grad_of.items()}
     if isinstance(out, tuple) and len(out) == 8: return dict(zip(Steps._fields, out))
-    if isinstance(out, tuple) and len(out) == 4: return {q: getattr(Grads(*out), f) for q, f in _grad_of.items()}
+    if isinstance(out, tuple) and len(out) == 4:
+        return {q: getattr(Grads(*out), f) for q, f in _grad_of.items()}
     return None
 
 def _crash(fn, e):
     "(quantities computed before the crash, one-line description of the crash) from the learner's frame."
-    frames = [(f, n) for f, n in traceback.walk_tb(e.__traceback__) if f.f_code is getattr(fn, '__code__', None)]
+    frames = [(f, n) for f, n in traceback.walk_tb(e.__traceback__)
+              if f.f_code is getattr(fn, '__code__', None)]
     if not frames: return {}, f"{getattr(fn, '__name__', 'fn')} raised {type(e).__name__}: {e}"
     f, n = frames[-1]
     line = linecache.getline(f.f_code.co_filename, n).strip()
-    return {q: f.f_locals[q] for q in Steps._fields if q in f.f_locals}, f"{fn.__name__} raised {type(e).__name__}" + (f" at `{line}`" if line else "") + f": {e}"
+    return ({q: f.f_locals[q] for q in Steps._fields if q in f.f_locals},
+            f"{fn.__name__} raised {type(e).__name__}" + (f" at `{line}`" if line else "") + f": {e}")
 
 def _run(fn, spec, hidden_act, loss):
-    "Run `fn` on one case: (quantities it produced, case data, case description, crash or bad-return message)."
+    "Run `fn` on one case: (quantities produced, case data, case description, crash or bad-return message)."
     X, y, p = _case(spec)
     c = reference_forward(X, p, hidden_act)[1]
     data, where = (X, y, p, c, reference_steps(X, y, p, hidden_act, loss)), _where(spec, X, p, y)
@@ -252,7 +294,9 @@ def _run(fn, spec, hidden_act, loss):
         got, msg = _crash(fn, e)
         return got, data, where, msg
     got = _as_quantities(out)
-    if got is None: return {}, data, where, f"must return Steps(dy_pred, dz2, dW2, db2, dh, dz1, dW1, db1), got {describe(out)}"
+    if got is None:
+        return {}, data, where, ("must return Steps(dy_pred, dz2, dW2, db2, dh, dz1, dW1, db1), "
+                                 f"got {describe(out)}")
     return got, data, where, None
 
 # %% ../nbs/12_gradcheck.ipynb #86fbb11a
@@ -262,16 +306,20 @@ def _first_wrong(runs, hidden_act, loss):
     for q in Steps._fields:
         have = [(got[q], d, where, bad) for got, d, where, bad in runs if q in got]
         for v, _, where, _ in have:
-            if not isinstance(v, torch.Tensor): return BackwardCheck(False, q, "not written yet (still `...`)" if v is Ellipsis else f"must be a tensor, got {describe(v)}", where)
+            if not isinstance(v, torch.Tensor):
+                return BackwardCheck(False, q, ("not written yet (still `...`)" if v is Ellipsis
+                                                else f"must be a tensor, got {describe(v)}"), where)
         fails = [(v.detach().double(), getattr(d[4], q), d, where, bad) for v, d, where, bad in have]
         fails = [f for f in fails if f[0].shape != f[1].shape or not _close(f[0], f[1])]
         if fails:
             then = f" (then {fails[0][4]})" if fails[0][4] else ""
-            return BackwardCheck(False, q, f"{_diagnose(q, [f[:3] for f in fails], hidden_act, loss)}; should be {q} = {eqs[q]}{then}", fails[0][3])
+            return BackwardCheck(False, q, f"{_diagnose(q, [f[:3] for f in fails], hidden_act, loss)}; "
+                                           f"should be {q} = {eqs[q]}{then}", fails[0][3])
 
 def check_backward(fn, hidden_act='sigmoid', loss='mse', verbose=True):
-    "Run `fn(X, y, params, cache) -> Steps` on reference networks; report the first wrong quantity in chain order and why."
-    if not callable(fn): raise TypeError(f"fn must be a function (X, y, params, cache) -> Steps, got {describe(fn)}")
+    "Check `fn(X, y, params, cache) -> Steps` on reference nets: first wrong quantity in chain order and why."
+    if not callable(fn):
+        raise TypeError(f"fn must be a function (X, y, params, cache) -> Steps, got {describe(fn)}")
     check_choice(hidden_act, 'hidden_act', _HIDDEN); check_choice(loss, 'loss', _LOSSES)
     runs = [_run(fn, spec, hidden_act, loss) for spec in _cases]
     res = _first_wrong(runs, hidden_act, loss)
@@ -280,9 +328,12 @@ def check_backward(fn, hidden_act='sigmoid', loss='mse', verbose=True):
         if bad: res = BackwardCheck(False, None, bad[0][1], bad[0][0])
     if res is None:
         grads_only = all(set(got) == set(_grad_of) for got, *_ in runs)
-        checked = "the 4 parameter gradients (return Steps to check all 8 quantities)" if grads_only else "all 8 backward quantities"
+        checked = ("the 4 parameter gradients (return Steps to check all 8 quantities)" if grads_only
+                   else "all 8 backward quantities")
         sizes = lambda f: ', '.join(str(f(d)) for _, d, _, _ in runs)
-        res = BackwardCheck(True, None, f"{checked} match autograd ({hidden_act} hidden layer, {loss.upper()} loss) on {len(runs)} networks: "
-                                        f"batch {sizes(lambda d: d[0].shape[0])}; hidden {sizes(lambda d: d[2].W1.shape[1])}")
+        res = BackwardCheck(True, None,
+                            f"{checked} match autograd ({hidden_act} hidden layer, {loss.upper()} loss) "
+                            f"on {len(runs)} networks: batch {sizes(lambda d: d[0].shape[0])}; "
+                            f"hidden {sizes(lambda d: d[2].W1.shape[1])}")
     if verbose: print(res)
     return res

@@ -21,33 +21,40 @@ from .losses_optim import LOSSES
 # %% ../nbs/22_io.ipynb #f1225885
 def _check_path(path, name='path'):
     "`path` as a str, or TypeError/ValueError naming `name`."
-    if not isinstance(path, (str, os.PathLike)): raise TypeError(f"{name} must be a file path (str or os.PathLike), got {describe(path)}")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a file path (str or os.PathLike), got {describe(path)}")
     p = os.fsdecode(os.fspath(path))
-    if not p or '\0' in p: raise ValueError(f"{name} must be a non-empty file path without NUL characters, got {p!r}")
+    if not p or '\0' in p:
+        raise ValueError(f"{name} must be a non-empty file path without NUL characters, got {p!r}")
     return p
 
 def _check_target(path):
     "Refuse to replace anything but a regular file: FIFOs, devices, directories and links stay untouched."
-    if path.endswith(('/', os.sep)): raise ValueError(f"path must name a file, got {path!r}, which ends with a separator")
+    if path.endswith(('/', os.sep)):
+        raise ValueError(f"path must name a file, got {path!r}, which ends with a separator")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder): raise FileNotFoundError(f"path's directory {folder} does not exist")
     if not os.path.lexists(path): return folder
     mode = os.lstat(path).st_mode
     if not stat.S_ISREG(mode):
-        kind = 'a directory' if stat.S_ISDIR(mode) else 'a symbolic link' if stat.S_ISLNK(mode) else 'a FIFO' if stat.S_ISFIFO(mode) else 'a device or socket'
-        raise ValueError(f"path must be a regular file or a new name, got {path}, which is {kind}: refusing to replace it")
+        kind = ('a directory' if stat.S_ISDIR(mode) else
+                'a symbolic link' if stat.S_ISLNK(mode) else
+                'a FIFO' if stat.S_ISFIFO(mode) else
+                'a device or socket')
+        raise ValueError(f"path must be a regular file or a new name, got {path}, which is {kind}: "
+                         "refusing to replace it")
     return folder
 
 # %% ../nbs/22_io.ipynb #2f1225886
 def _new_mode(path):
-    "Keep an existing file's permissions; otherwise the usual 0o666 minus the umask (mkstemp would give 0o600)."
+    "Keep an existing file's permissions; else the usual 0o666 minus the umask (mkstemp would give 0o600)."
     if os.path.exists(path): return os.stat(path).st_mode & 0o777
     umask = os.umask(0); os.umask(umask)   # reading the umask means setting it; put it straight back
     return 0o666 & ~umask
 
 @contextmanager
 def atomic_write(path):
-    "Yield a temporary path next to `path`; when the block succeeds, it replaces `path` (a regular file or a new name)."
+    "Yield a temporary path next to `path`; on success it replaces `path` (a regular file or a new name)."
     path = _check_path(path)
     folder = _check_target(path)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix='.tmp')
@@ -72,7 +79,8 @@ def _tensor_bytes(t):
 
 def _check_data(data, name):
     "`data` as a pair of matching float matrices (X, y)."
-    if not isinstance(data, (tuple, list)) or len(data) != 2: raise TypeError(f"{name} must be a pair (X, y) of tensors, got {describe(data)}")
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise TypeError(f"{name} must be a pair (X, y) of tensors, got {describe(data)}")
     X, y = data
     check_matrix(X, f'{name}[0] (X)'); check_matrix(y, f'{name}[1] (y)', rows=len(X))
     return X, check_like(y, f'{name}[1] (y)', X, f'{name}[0] (X)')
@@ -82,23 +90,31 @@ def data_fingerprint(X, y):
     X, y = _check_data((X, y), 'data')
     h = hashlib.sha256(f"{X.dtype} {tuple(X.shape)} {tuple(y.shape)}".encode())
     for t in (X, y): h.update(_tensor_bytes(t))
-    return dict(sha256=h.hexdigest(), X_shape=list(X.shape), y_shape=list(y.shape), dtype=str(X.dtype).removeprefix('torch.'))
+    return dict(sha256=h.hexdigest(), X_shape=list(X.shape), y_shape=list(y.shape),
+                dtype=str(X.dtype).removeprefix('torch.'))
 
 # %% ../nbs/22_io.ipynb #cf99b648
 FORMAT, FORMAT_VERSION, _KEY = 'backprop_nbdev.mlp', 3, 'backprop_nbdev'
 
 def architecture(net):
-    "sizes, activation, loss and dtype of an mlp-shaped `net` (Linear, act, …, Linear, then Sigmoid or nothing)."
+    "sizes, activation, loss and dtype of an mlp-shaped `net` (Linear, act, …, Linear, optional Sigmoid)."
     if isinstance(net, Params): net = from_params(net)
     ls = net.layers if isinstance(net, Sequential) else None
-    if ls is None: raise TypeError(f"net must be a Sequential such as mlp([2, 3, 1], 'tanh') (or Params), got {describe(net)}")
+    if ls is None:
+        raise TypeError("net must be a Sequential such as mlp([2, 3, 1], 'tanh') (or Params), "
+                        f"got {describe(net)}")
     out_act = ls[-1].name if len(ls) % 2 == 0 and isinstance(ls[-1], Activation) else None
     loss = next((k for k in ('mse', 'bce') if LOSSES[k].out_act == out_act), None)
     body = ls[:-1] if out_act else ls
     lins, acts = body[0::2], {type(l) for l in body[1::2]}
-    ok = loss is not None and len(body) >= 3 and all(type(l) is Linear for l in lins) and len(acts) == 1 and acts <= set(ACTIVATION_LAYERS.values())
-    ok = ok and all(b.W.shape[0] == a.W.shape[1] and b.W.dtype == lins[0].W.dtype for a, b in zip(lins, lins[1:]))
-    if not ok: raise ValueError(f"net must be Linear layers with one kind of activation between them and an optional final Sigmoid, with at least one hidden layer, as mlp builds, got {net!r}")
+    ok = (loss is not None and len(body) >= 3 and all(type(l) is Linear for l in lins)
+          and len(acts) == 1 and acts <= set(ACTIVATION_LAYERS.values()))
+    ok = ok and all(b.W.shape[0] == a.W.shape[1] and b.W.dtype == lins[0].W.dtype
+                    for a, b in zip(lins, lins[1:]))
+    if not ok:
+        raise ValueError("net must be Linear layers with one kind of activation between them "
+                         "and an optional final Sigmoid, with at least one hidden layer, "
+                         f"as mlp builds, got {net!r}")
     return dict(sizes=[lins[0].W.shape[0]] + [l.W.shape[1] for l in lins], activation=body[1].name,
                 loss=loss, dtype=str(lins[0].W.dtype).removeprefix('torch.'))
 
@@ -109,8 +125,11 @@ def _dump(v):
 
 def _check_json(v, name):
     try: return _dump(v)
-    except TypeError: raise TypeError(f"{name} must be JSON-serialisable (str, int, float, bool, None, list, dict), got {describe(v)}") from None
-    except ValueError: raise ValueError(f"{name} must hold only finite numbers to be saved, got {v!r}") from None
+    except TypeError:
+        raise TypeError(f"{name} must be JSON-serialisable (str, int, float, bool, None, list, dict), "
+                        f"got {describe(v)}") from None
+    except ValueError:
+        raise ValueError(f"{name} must hold only finite numbers to be saved, got {v!r}") from None
 
 def _checksum(text, tensors):
     "SHA-256 over the exact metadata text and every tensor's name, dtype, shape and bytes (in name order)."
@@ -122,19 +141,22 @@ def _checksum(text, tensors):
 
 def _tensors(net):
     lins = [l for l in net.layers if isinstance(l, Linear)]
-    return {f'{k}{i}': p.detach().cpu().contiguous().clone() for i, l in enumerate(lins, 1) for k, p in (('W', l.W), ('b', l.b))}
+    return {f'{k}{i}': p.detach().cpu().contiguous().clone()
+            for i, l in enumerate(lins, 1) for k, p in (('W', l.W), ('b', l.b))}
 
 # %% ../nbs/22_io.ipynb #c2a27486
 def save_model(path, net, data=None, **meta):
-    "Write an mlp-shaped `net` (or `Params`), its architecture, `data`'s fingerprint and `meta` (lr, epochs, seed, ...) to a safetensors file, atomically."
+    "Atomically save `net` (mlp-shaped or `Params`), architecture, `data` fingerprint, `meta` to safetensors."
     path = _check_path(path)
     arch = architecture(net)
     if isinstance(net, Params): net = from_params(net)
-    if clash := sorted(set(meta) & {'architecture', 'data', 'library_version'}): raise ValueError(f"meta keys {clash} are reserved for the file's own fields")
+    if clash := sorted(set(meta) & {'architecture', 'data', 'library_version'}):
+        raise ValueError(f"meta keys {clash} are reserved for the file's own fields")
     tensors = _tensors(net)
     for k, t in tensors.items(): check_finite(t, f"net.{k}")
     _check_json(meta, 'meta')
-    info = dict(format=FORMAT, format_version=FORMAT_VERSION, library_version=__version__, architecture=arch, meta=meta)
+    info = dict(format=FORMAT, format_version=FORMAT_VERSION, library_version=__version__,
+                architecture=arch, meta=meta)
     if data is not None: info['data'] = data_fingerprint(*_check_data(data, 'data'))
     text = _dump(info)
     signed = f'{text[:-1]},"sha256":"{_checksum(text, tensors)}"}}'   # sorted keys: sha256 comes last
@@ -147,12 +169,14 @@ def _bad(path, what): return ValueError(f"{path} is not a valid model file: {wha
 def _read(path):
     "The metadata and tensors of a safetensors file, read by safetensors itself."
     if os.path.isdir(path): raise IsADirectoryError(f"path must be a model file, got the directory {path!r}")
-    if not os.path.isfile(path): raise FileNotFoundError(f"path must be an existing model file, got {path!r}: no such file")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"path must be an existing model file, got {path!r}: no such file")
     try:
         with safe_open(path, framework='pt') as f: info = f.metadata() or {}
         return info, load_file(path)
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise _bad(path, f"safetensors cannot read it ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+        raise _bad(path, "safetensors cannot read it "
+                         f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
 
 def _info(meta, path):
     "The `backprop_nbdev` metadata entry: (its text without the checksum, the checksum, the decoded object)."
@@ -160,32 +184,45 @@ def _info(meta, path):
     m = re.fullmatch(r'(\{.*),"sha256":"([0-9a-f]{64})"\}', text or '', re.S)
     try: info = json.loads(text, parse_constant=lambda c: 1 / 0)   # NaN and Infinity are not JSON
     except (TypeError, ValueError, ZeroDivisionError): info = None
-    if not m or not isinstance(info, dict): raise _bad(path, f"it was not written by save_model (no signed {_KEY!r} JSON object in its metadata)")
+    if not m or not isinstance(info, dict):
+        raise _bad(path, "it was not written by save_model "
+                         f"(no signed {_KEY!r} JSON object in its metadata)")
     return m.group(1) + '}', m.group(2), info
 
 # %% ../nbs/22_io.ipynb #50254e4a
 def _arch_from(info, path):
     "The architecture of a file, checked to be a network this version can build."
-    if info.get('format') != FORMAT: raise _bad(path, f"it was not written by save_model (format {info.get('format')!r}, expected {FORMAT!r})")
+    if info.get('format') != FORMAT:
+        raise _bad(path, "it was not written by save_model "
+                         f"(format {info.get('format')!r}, expected {FORMAT!r})")
     if info.get('format_version') != FORMAT_VERSION:
-        raise _bad(path, f"format_version {info.get('format_version')!r} is not one this version of backprop_nbdev ({__version__}) reads (it reads {FORMAT_VERSION})")
+        raise _bad(path, f"format_version {info.get('format_version')!r} is not one this version "
+                         f"of backprop_nbdev ({__version__}) reads (it reads {FORMAT_VERSION})")
     a = info.get('architecture')
     sizes = a.get('sizes') if isinstance(a, dict) else None
-    ok = isinstance(sizes, list) and len(sizes) >= 3 and all(type(n) is int and 1 <= n <= 10**6 for n in sizes)
-    ok = ok and a.get('activation') in ACTIVATIONS and a.get('loss') in ('mse', 'bce') and a.get('dtype') in ('float32', 'float64')
-    if not ok: raise _bad(path, f"its architecture {a!r} is not a network this version can build (sizes: at least 3 layer widths; "
-                                f"activation one of {list(ACTIVATIONS)}; loss mse or bce; dtype float32 or float64)")
+    ok = (isinstance(sizes, list) and len(sizes) >= 3
+          and all(type(n) is int and 1 <= n <= 10**6 for n in sizes))
+    ok = (ok and a.get('activation') in ACTIVATIONS and a.get('loss') in ('mse', 'bce')
+          and a.get('dtype') in ('float32', 'float64'))
+    if not ok:
+        raise _bad(path, f"its architecture {a!r} is not a network this version can build "
+                         f"(sizes: at least 3 layer widths; activation one of {list(ACTIVATIONS)}; "
+                         "loss mse or bce; dtype float32 or float64)")
     return a
 
 def _check_tensors(tensors, a, path):
     "Exactly W1, b1, … of the shapes and dtype the architecture says."
     sizes, dtype = a['sizes'], getattr(torch, a['dtype'])
-    want = {f'{k}{i}': (n_in, n_out) if k == 'W' else (n_out,) for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]), 1) for k in 'Wb'}
-    if sorted(tensors) != sorted(want): raise _bad(path, f"it holds the tensors {sorted(tensors)}, expected exactly {sorted(want)} for sizes {sizes}")
+    want = {f'{k}{i}': (n_in, n_out) if k == 'W' else (n_out,)
+            for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]), 1) for k in 'Wb'}
+    if sorted(tensors) != sorted(want):
+        raise _bad(path, f"it holds the tensors {sorted(tensors)}, "
+                         f"expected exactly {sorted(want)} for sizes {sizes}")
     for k, shape in want.items():
         t = tensors[k]
         if tuple(t.shape) != shape or t.dtype != dtype:
-            raise _bad(path, f"its tensor {k} is {describe(t)}, which does not match its architecture: expected a {dtype} tensor of shape {shape}")
+            raise _bad(path, f"its tensor {k} is {describe(t)}, which does not match its architecture: "
+                             f"expected a {dtype} tensor of shape {shape}")
 
 # %% ../nbs/22_io.ipynb #27f1fd33
 def _build(tensors, a):
@@ -198,19 +235,21 @@ def _build(tensors, a):
     return Sequential(*layers)
 
 def load_model(path, expect_data=None):
-    "Read a file written by `save_model`: `(net, meta)`. Never unpickles; `expect_data=(X, y)` checks the data's fingerprint."
+    "Read a `save_model` file: `(net, meta)`. Never unpickles; `expect_data=(X, y)` checks the fingerprint."
     path = _check_path(path)
     if expect_data is not None: X, y = _check_data(expect_data, 'expect_data')
     raw, tensors = _read(path)
     text, sha, info = _info(raw, path)
     a = _arch_from(info, path)
     _check_tensors(tensors, a, path)
-    if not isinstance(info.get('meta'), dict): raise _bad(path, f"its 'meta' must be a JSON object, got {type(info.get('meta')).__name__}")
+    if not isinstance(info.get('meta'), dict):
+        raise _bad(path, f"its 'meta' must be a JSON object, got {type(info.get('meta')).__name__}")
     if sha != _checksum(text, tensors):
         raise _bad(path, "its checksum does not match its contents (the file is corrupted)")
     for k, t in tensors.items(): check_finite(t, f"{path}: net.{k}")
     meta = dict(info['meta'], architecture=a, library_version=info.get('library_version'))
     if 'data' in info: meta['data'] = info['data']
     if expect_data is not None and meta.get('data') != data_fingerprint(X, y):
-        raise ValueError(f"expect_data must be the data {path} was trained on (its fingerprint {str(meta.get('data'))[:60]}...), got other data")
+        raise ValueError(f"expect_data must be the data {path} was trained on "
+                         f"(its fingerprint {str(meta.get('data'))[:60]}...), got other data")
     return _build(tensors, a), meta

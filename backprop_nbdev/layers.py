@@ -8,13 +8,15 @@ __all__ = ['ACTIVATION_LAYERS', 'Layer', 'Linear', 'Activation', 'Sigmoid', 'Tan
 
 # %% ../nbs/14_layers.ipynb #e542eccc
 import torch
-from .checks import check_tensor, check_matrix, check_like, check_int, check_number, check_seed, check_dtype, check_device, check_choice, describe
+from .checks import (
+    check_tensor, check_matrix, check_like, check_int, check_number, check_seed, check_dtype, check_device,
+    check_choice, describe)
 from .params import Params, check_params, xavier_std, max_weights, max_scale
 from .activations import ACTIVATIONS
 
 # %% ../nbs/14_layers.ipynb #f5d4e222
 class Layer:
-    "Base of every layer: `forward(x)` caches, `backward(dout, need_dx=True)` returns dL/dx and fills `grads()`."
+    "Base of every layer: `forward(x)` caches, `backward(dout, need_dx=True)` returns dL/dx, fills `grads()`."
     def params(self): return []
     def grads(self): return []
     def __call__(self, x): return self.forward(x)
@@ -25,7 +27,9 @@ class Linear(Layer):
     "z = x W + b; caches x. W is (n_in, n_out), b is (n_out,)."
     def __init__(self, W, b):
         check_matrix(W, 'W'); check_like(check_tensor(b, 'b'), 'b', W, 'W')
-        if b.shape != (W.shape[1],): raise ValueError(f"b must have shape ({W.shape[1]},) to match W {tuple(W.shape)}, got {describe(b)}")
+        if b.shape != (W.shape[1],):
+            raise ValueError(f"b must have shape ({W.shape[1]},) to match W {tuple(W.shape)}, "
+                             f"got {describe(b)}")
         self.W = W.T.contiguous().T                   # (n_in, n_out), stored output-major (see below)
         self.b, self.x, self.dW, self.db = b, None, None, None
 
@@ -34,7 +38,7 @@ class Linear(Layer):
         return x @ self.W + self.b                    # (n, n_out)
 
     def backward(self, dz, need_dx=True):
-        self.dW = (dz.T @ self.x).T                   # = xᵀ δz, (n_in, n_out), computed output-major like W
+        self.dW = (dz.T @ self.x).T                   # = xᵀ δz, (n_in, n_out), output-major like W
         self.db = dz.sum(0)                           # (n_out,)
         return dz @ self.W.T if need_dx else None     # (n, n_in)
 
@@ -44,7 +48,7 @@ class Linear(Layer):
 
 # %% ../nbs/14_layers.ipynb #8cd567fe
 class Activation(Layer):
-    "An entrywise activation from `ACTIVATIONS`, named by `name`; caches its output, from which its derivative comes."
+    "An entrywise activation, `ACTIVATIONS[name]`; caches its output, from which its derivative comes."
     name, out = None, None
     def forward(self, x):
         self.out = ACTIVATIONS[self.name][0](x)
@@ -64,7 +68,9 @@ class Sequential(Layer):
     "Layers applied in order; `backward` applies their backward passes in reverse."
     def __init__(self, *layers):
         for i, l in enumerate(layers):
-            if not isinstance(l, Layer): raise TypeError(f"layers[{i}] must be a Layer (Linear, Sigmoid, Tanh, ReLU, ...), got {describe(l)}")
+            if not isinstance(l, Layer):
+                raise TypeError(f"layers[{i}] must be a Layer (Linear, Sigmoid, Tanh, ReLU, ...), "
+                                f"got {describe(l)}")
         if not layers: raise ValueError("layers must hold at least one Layer, got none")
         self.layers = list(layers)
 
@@ -94,8 +100,10 @@ def _std(scale, n_in, n_out):
     return check_number(scale, "scale (a number, 'xavier' or 'he')", max=max_scale)
 
 def mlp(sizes, act='sigmoid', out_act=None, scale='xavier', seed=42, dtype=torch.float32, device=None):
-    "A `Sequential` of `Linear` layers of `sizes`, with `act` after each hidden layer and `out_act` (None: logits) after the last."
-    if not isinstance(sizes, (list, tuple)) or len(sizes) < 2: raise ValueError(f"sizes must be a list of at least two layer sizes, e.g. [2, 3, 1], got {describe(sizes)}")
+    "`Sequential` of `Linear` layers of `sizes`: `act` after each hidden one, `out_act` (None: logits) last."
+    if not isinstance(sizes, (list, tuple)) or len(sizes) < 2:
+        raise ValueError("sizes must be a list of at least two layer sizes, e.g. [2, 3, 1], "
+                         f"got {describe(sizes)}")
     sizes = [check_int(n, f"sizes[{i}]", 1) for i, n in enumerate(sizes)]
     n_w = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
     if n_w > max_weights: raise ValueError(f"sizes must give at most {max_weights:,} weights, got {n_w:,}")
@@ -104,20 +112,23 @@ def mlp(sizes, act='sigmoid', out_act=None, scale='xavier', seed=42, dtype=torch
     g = torch.Generator().manual_seed(check_seed(seed))
     layers = []
     for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        W = torch.randn(n_in, n_out, generator=g) * _std(scale, n_in, n_out)   # float32 draws, then cast: same numbers in every dtype
-        layers.append(Linear(W.to(dtype=dtype, device=device), torch.zeros(n_out, dtype=dtype, device=device)))
+        # float32 draws, then cast: same numbers in every dtype
+        W = torch.randn(n_in, n_out, generator=g) * _std(scale, n_in, n_out)
+        layers.append(Linear(W.to(dtype=dtype, device=device),
+                             torch.zeros(n_out, dtype=dtype, device=device)))
         if k < len(sizes) - 2: layers.append(Act())
     if Out is not None: layers.append(Out())
     return Sequential(*layers)
 
 # %% ../nbs/14_layers.ipynb #81ce9b44
 def from_params(params):
-    "The seed's 2-layer sigmoid network as `Sequential(Linear, Sigmoid, Linear, Sigmoid)`, with copies of `params`."
+    "The seed's 2-layer sigmoid network as `Sequential(Linear, Sigmoid, Linear, Sigmoid)`, copying `params`."
     W1, b1, W2, b2 = (p.clone() for p in check_params(params))
     return Sequential(Linear(W1, b1), Sigmoid(), Linear(W2, b2), Sigmoid())
 
 def to_params(net):
     "The parameters of a 2-layer network (Linear, act, Linear, ...) as `Params`."
     ps = net.params() if isinstance(net, Layer) else None
-    if ps is None or len(ps) != 4: raise ValueError(f"net must be a network with exactly two Linear layers, got {describe(net)}")
+    if ps is None or len(ps) != 4:
+        raise ValueError(f"net must be a network with exactly two Linear layers, got {describe(net)}")
     return Params(*(p.detach().clone() for p in ps))

@@ -9,7 +9,9 @@ __all__ = ['LOSSES', 'Loss', 'MSELoss', 'BCEWithLogitsLoss', 'logsumexp', 'Softm
 # %% ../nbs/15_losses_optim.ipynb #c395d5aa
 import math
 import torch
-from .checks import check_tensor, check_matrix, check_like, check_int, check_number, check_positive, check_seed, describe, _stoppable, _stopped, _threads_for, _forward_work
+from .checks import (
+    check_tensor, check_matrix, check_like, check_int, check_number, check_positive, check_seed, describe,
+    _stoppable, _stopped, _threads_for, _forward_work)
 from .activations import sigmoid
 from .loss import mse, mse_grad
 from .training import DivergenceError, max_epochs
@@ -17,7 +19,7 @@ from .layers import Layer, Linear
 
 # %% ../nbs/15_losses_optim.ipynb #d1745292
 class Loss:
-    "Base of losses: `forward(out, y)` returns the scalar loss and caches; `backward()` returns dL/d(out). Unchecked."
+    "Base of losses: `forward(out, y)` caches, returns the scalar loss; `backward()`: dL/d(out). Unchecked."
     out_act = None   # the activation the network's last layer must end with for this loss (None: raw logits)
     def __call__(self, out, y): return self.forward(out, y)
     def __repr__(self): return f"{type(self).__name__}()"
@@ -68,9 +70,13 @@ def _check_labels(z, y):
     "Integer class labels y (n,) for logits z (n, K)."
     check_matrix(z, 'logits')
     if not isinstance(y, torch.Tensor) or y.dtype != torch.long or y.shape != (z.shape[0],):
-        raise TypeError(f"y must be a torch.long tensor of shape ({z.shape[0]},) of class labels, got {describe(y)}")
-    if y.device != z.device: raise TypeError(f"y must be on the device of logits ({z.device}), got {y.device}")
-    if not (0 <= y.min() and y.max() < z.shape[1]): raise ValueError(f"y must hold labels in 0..{z.shape[1] - 1}, got values in [{y.min().item()}, {y.max().item()}]")
+        raise TypeError(f"y must be a torch.long tensor of shape ({z.shape[0]},) of class labels, "
+                        f"got {describe(y)}")
+    if y.device != z.device:
+        raise TypeError(f"y must be on the device of logits ({z.device}), got {y.device}")
+    if not (0 <= y.min() and y.max() < z.shape[1]):
+        raise ValueError(f"y must hold labels in 0..{z.shape[1] - 1}, "
+                         f"got values in [{y.min().item()}, {y.max().item()}]")
 
 def class_accuracy(logits, y):
     "Fraction of rows whose largest logit is at the label y."
@@ -82,7 +88,9 @@ LOSSES = dict(mse=MSELoss, bce=BCEWithLogitsLoss, ce=SoftmaxCrossEntropy)
 # %% ../nbs/15_losses_optim.ipynb #8281c6b4
 def _check_param_list(params):
     params = list(params) if isinstance(params, (list, tuple)) else None
-    if not params: raise ValueError(f"params must be a non-empty list of tensors (e.g. net.params()), got {describe(params)}")
+    if not params:
+        raise ValueError("params must be a non-empty list of tensors (e.g. net.params()), "
+                         f"got {describe(params)}")
     for i, p in enumerate(params): check_tensor(p, f"params[{i}]")
     return params
 
@@ -114,7 +122,7 @@ class Momentum(SGD):
 
 # %% ../nbs/15_losses_optim.ipynb #2a6890d0
 class Batches:
-    "Iterate (X[i], y[i]) mini-batches, reshuffled every pass by a seeded generator; `batch_size=None`: one full batch in order."
+    "Mini-batches (X[i], y[i]), reshuffled each pass from `seed`; `batch_size=None`: one full batch in order."
     def __init__(self, X, y, batch_size=None, seed=0, shuffle=True):
         self.X, self.y, self.shuffle = X, y, shuffle
         self.bs = None if batch_size is None or batch_size >= len(X) else batch_size
@@ -147,15 +155,21 @@ def _sizes(net): return [W.shape[0] for W in _weights(net)[:1]] + [W.shape[1] fo
 
 def _check_targets(loss, X, y, n_out):
     "y must fit `loss`: 0/1-ish float targets (n, n_out) for MSE and BCE, integer labels (n,) for softmax."
-    if isinstance(loss, SoftmaxCrossEntropy): return _check_labels(torch.zeros(len(X), n_out, dtype=X.dtype), y)
+    if isinstance(loss, SoftmaxCrossEntropy):
+        return _check_labels(torch.zeros(len(X), n_out, dtype=X.dtype), y)
     check_like(check_matrix(y, 'y', rows=len(X), cols=n_out), 'y', X, 'X')
     if isinstance(loss, BCEWithLogitsLoss) and not bool(((y >= 0) & (y <= 1)).all()):
-        raise ValueError(f"y must hold targets in [0, 1] for the cross-entropy, got values in [{y.min().item():g}, {y.max().item():g}]")
+        raise ValueError("y must hold targets in [0, 1] for the cross-entropy, "
+                         f"got values in [{y.min().item():g}, {y.max().item():g}]")
 
 def _check_fit(net, loss, opt, X, y):
-    if not isinstance(net, Layer) or not _weights(net): raise TypeError(f"net must be a network with Linear layers, such as mlp([2, 3, 1]), got {describe(net)}")
-    if not isinstance(loss, Loss): raise TypeError(f"loss must be a Loss such as MSELoss(), got {describe(loss)}")
-    if not isinstance(opt, SGD): raise TypeError(f"opt must be an optimiser such as SGD(net.params(), lr), got {describe(opt)}")
+    if not isinstance(net, Layer) or not _weights(net):
+        raise TypeError("net must be a network with Linear layers, such as mlp([2, 3, 1]), "
+                        f"got {describe(net)}")
+    if not isinstance(loss, Loss):
+        raise TypeError(f"loss must be a Loss such as MSELoss(), got {describe(loss)}")
+    if not isinstance(opt, SGD):
+        raise TypeError(f"opt must be an optimiser such as SGD(net.params(), lr), got {describe(opt)}")
     W = _weights(net)[0]
     check_like(check_matrix(X, 'X', cols=W.shape[0]), 'X', W, "the network's weights")
     _check_targets(loss, X, y, _sizes(net)[-1])
@@ -166,7 +180,8 @@ def fit(net, loss, opt, X, y, epochs=100, batch_size=None, seed=0, l2=0.0, on_ep
     epochs, seed = check_int(epochs, 'epochs', max=max_epochs), check_seed(seed)
     bs = None if batch_size is None else check_int(batch_size, 'batch_size', min=1)
     l2 = check_number(l2, 'l2', min=0, min_open=False, max=1e3)
-    if on_epoch is not None and not callable(on_epoch): raise TypeError(f"on_epoch must be a function (epoch, net, loss) or None, got {describe(on_epoch)}")
+    if on_epoch is not None and not callable(on_epoch):
+        raise TypeError(f"on_epoch must be a function (epoch, net, loss) or None, got {describe(on_epoch)}")
     batches, losses = Batches(X, y, bs, seed), []
     with _threads_for(_forward_work(bs or len(X), _sizes(net))), _stoppable() as stop:
         for epoch in range(1, epochs + 1):

@@ -9,7 +9,8 @@ __all__ = ['max_weights', 'max_scale', 'Params', 'check_params', 'xavier_std', '
 import math
 from typing import NamedTuple
 import torch
-from .checks import check_int, check_seed, check_number, check_tensor, check_finite, check_dtype, check_device, describe
+from .checks import (
+    check_int, check_seed, check_number, check_tensor, check_finite, check_dtype, check_device, describe)
 
 # %% ../nbs/02_params.ipynb #2ab042fd
 class Params(NamedTuple):
@@ -23,15 +24,19 @@ class Params(NamedTuple):
 _shapes = dict(W1='(n_in, n_hidden)', b1='(n_hidden,)', W2='(n_hidden, n_out)', b2='(n_out,)')
 
 def check_params(params, name='params'):
-    "Check that `params` is a `Params` of finite float tensors with matching, non-empty shapes, one dtype and one device."
-    if not isinstance(params, Params): raise TypeError(f"{name} must be a Params(W1, b1, W2, b2), got {describe(params)}")
+    "Check `params` is a `Params` of finite float tensors: matching non-empty shapes, one dtype, one device."
+    if not isinstance(params, Params):
+        raise TypeError(f"{name} must be a Params(W1, b1, W2, b2), got {describe(params)}")
     W1, b1, W2, b2 = (check_tensor(p, f"{name}.{f}") for f, p in zip(Params._fields, params))
     n_h, n_out = (W1.shape[-1] if W1.ndim == 2 else -1), (W2.shape[-1] if W2.ndim == 2 else -1)
     want = dict(W1=(*W1.shape[:1], n_h), b1=(n_h,), W2=(n_h, n_out), b2=(n_out,))
     for f, p in zip(Params._fields, params):
-        if tuple(p.shape) != want[f] or p.numel() == 0: raise ValueError(f"{name}.{f} must have shape {_shapes[f]} with every size >= 1, got {describe(p)}")
+        if tuple(p.shape) != want[f] or p.numel() == 0:
+            raise ValueError(f"{name}.{f} must have shape {_shapes[f]} with every size >= 1, "
+                             f"got {describe(p)}")
         if p.dtype != W1.dtype or p.device != W1.device:
-            raise TypeError(f"{name}.{f} must match {name}.W1's dtype {W1.dtype} and device {W1.device}, got {describe(p)} on {p.device}")
+            raise TypeError(f"{name}.{f} must match {name}.W1's dtype {W1.dtype} and device {W1.device}, "
+                            f"got {describe(p)} on {p.device}")
         check_finite(p, f"{name}.{f}")
     return params
 
@@ -44,11 +49,15 @@ def xavier_std(fan_in, fan_out):
 max_weights = 10**8   # a small-network library: refuse sizes that could only exhaust memory
 max_scale = 1e4       # beyond this every sigmoid saturates at once, and float32 weights can overflow
 
-def init_params(input_size=2, hidden_size=3, output_size=1, scale=0.5, seed=42, dtype=torch.float32, device=None):
+def init_params(input_size=2, hidden_size=3, output_size=1, scale=0.5, seed=42, dtype=torch.float32,
+                device=None):
     "Random weights times `scale` (a number, or 'xavier' for per-layer Glorot std) and zero biases, seeded."
-    n_in, n_h, n_out = (check_int(v, k, 1) for v, k in ((input_size, 'input_size'), (hidden_size, 'hidden_size'), (output_size, 'output_size')))
+    n_in, n_h, n_out = (check_int(v, k, 1) for v, k in ((input_size, 'input_size'),
+                                                         (hidden_size, 'hidden_size'),
+                                                         (output_size, 'output_size')))
     if n_h * (n_in + n_out) > max_weights:
-        raise ValueError(f"input_size, hidden_size and output_size must give at most {max_weights:,} weights, got {n_h * (n_in + n_out):,}")
+        raise ValueError(f"input_size, hidden_size and output_size must give at most {max_weights:,} "
+                         f"weights, got {n_h * (n_in + n_out):,}")
     if isinstance(scale, str) and scale == 'xavier': s1, s2 = xavier_std(n_in, n_h), xavier_std(n_h, n_out)
     else: s1 = s2 = check_number(scale, "scale (a number or 'xavier')", max=max_scale)
     dtype, device = check_dtype(dtype), check_device(device)

@@ -35,12 +35,13 @@ def _running_loop():
     except RuntimeError: return None
 
 def _post(loop, fn, *args):
-    "Run `fn(*args)` on `loop`'s thread: at once if already there (or no loop runs), else as soon as the loop can."
-    if loop is not None and loop.is_running() and _running_loop() is not loop: loop.call_soon_threadsafe(fn, *args)
+    "Run `fn(*args)` on `loop`'s thread: at once if already there (or no loop runs), else as soon as it can."
+    if loop is not None and loop.is_running() and _running_loop() is not loop:
+        loop.call_soon_threadsafe(fn, *args)
     else: fn(*args)
 
 class FrameWindow:
-    "At most `window` frames sent and not yet acknowledged; lost acknowledgements time out, with a doubling back-off."
+    "At most `window` frames sent and not yet acknowledged; lost acks time out, with a doubling back-off."
     def __init__(self, window=2, timeout=1.0, clock=time.monotonic):
         self.window, self.timeout, self.clock = window, timeout, clock
         self.seq, self.inflight, self.lost, self.lost_run, self._event = 0, {}, 0, 0, None
@@ -68,11 +69,12 @@ class FrameWindow:
 
 # %% ../nbs/18_playground.ipynb #18000012
 @patch
-def deadline(self: FrameWindow): return min(self.inflight.values()) + self.timeout * 2 ** min(self.lost_run, 5)
+def deadline(self: FrameWindow):
+    return min(self.inflight.values()) + self.timeout * 2 ** min(self.lost_run, 5)
 
 @patch
 async def wait(self: FrameWindow):
-    "Return when a frame may be sent: after an ack, or after the timeout (then the frames in flight are lost)."
+    "Return when a frame may be sent: after an ack or after the timeout (then the frames in flight are lost)."
     while not self.can_send():
         left = self.deadline() - self.clock()
         if left <= 0:
@@ -115,16 +117,17 @@ def _colour_table(cmap='RdYlBu_r', alpha=0.8):
     c = colormaps[cmap](np.linspace(0, 1, 256))[:, :3]
     return np.round(255 * (alpha * c + 1 - alpha)).astype(np.uint8)
 
-def _u8(v): return np.clip(np.nan_to_num(np.asarray(v, np.float32), nan=0.5) * 255 + 0.5, 0, 255).astype(np.uint8)
+def _u8(v):
+    return np.clip(np.nan_to_num(np.asarray(v, np.float32), nan=0.5) * 255 + 0.5, 0, 255).astype(np.uint8)
 
 # %% ../nbs/18_playground.ipynb #18000021
 class Board(anywidget.AnyWidget):
-    "The live view drawn by static/board.js from the frames `send_frame` sends; at most `window` frames in flight."
+    "The live view that static/board.js draws from `send_frame`'s frames; at most `window` frames in flight."
     _esm = _STATIC / 'board.js'
     size = traitlets.Int(300).tag(sync=True)                # the boundary square, CSS pixels
     curve_width = traitlets.Int(360).tag(sync=True)         # the loss plot is curve_width × size
     lut = traitlets.Bytes(b'').tag(sync=True)               # 256 × RGB: ŷ = k/255 is drawn in lut[3k:3k+3]
-    points = traitlets.Bytes(b'').tag(sync=True)            # float32 (x, y, class) triples, in data coordinates
+    points = traitlets.Bytes(b'').tag(sync=True)            # float32 (x, y, class) triples, data coordinates
     bounds = traitlets.List(traitlets.Float(), [-0.5, 1.5, -0.5, 1.5]).tag(sync=True)
     label = traitlets.Unicode('loss (MSE)').tag(sync=True)  # the loss plot's title
     mode = traitlets.Unicode('weights').tag(sync=True)      # the network view: 'weights' or 'gradients'
@@ -170,7 +173,7 @@ async def until_seen(self: Board):
 # %% ../nbs/18_playground.ipynb #18000024
 @patch
 def send_frame(self: Board, epoch, lr, yhat, losses, tests=(), extra='', loss=None, net=None, diverged=None):
-    "Send a frame (ŷ as an n×n uint8 array, the new losses and (epoch, test loss) pairs); False when held back."
+    "Send a frame (ŷ: an n×n uint8 array, the new losses, (epoch, test loss) pairs); False when held back."
     self._record(epoch, [float(v) for v in losses], [(float(e), float(v)) for e, v in tests])
     if loss is None: loss = self.train.tail[1] if self.train.tail else None
     head = dict(n=yhat.shape[0], epoch=int(epoch), lr=float(lr), loss=loss, extra=extra, diverged=diverged)
@@ -197,27 +200,31 @@ def _ship(self: Board):
     head, yhat, net = self._last
     if self._resync: (x, v), tests = self.train.points(), [list(p) for p in zip(*self.test.points())]
     else: x, v, tests = [e for e, _ in self._new], [l for _, l in self._new], self._new_test
-    content = dict(head, type='frame', seq=self.flow.next_seq(), start=x[0] if x else 0, test=tests, reset=self._resync,
-                   t=time.time() * 1000)                   # sent at, ms since the epoch: the page reports the transit time
+    content = dict(head, type='frame', seq=self.flow.next_seq(), start=x[0] if x else 0, test=tests,
+                   reset=self._resync,
+                   t=time.time() * 1000)   # sent at, ms since the epoch: the page reports the transit time
     buffers = [yhat.tobytes(), np.asarray(v, '<f4').tobytes()]
     if self._resync: buffers.append(np.asarray(x, '<f8').tobytes())
     if net is not None:
         content['net'] = dict(net['meta'], maps=len(buffers), weights=len(buffers) + 1)
         buffers += [net['maps'].tobytes(), net['weights'].astype('<f4').tobytes()]
-        if net.get('grads') is not None: content['net']['grads'] = len(buffers); buffers.append(net['grads'].astype('<f4').tobytes())
+        if net.get('grads') is not None:
+            content['net']['grads'] = len(buffers)
+            buffers.append(net['grads'].astype('<f4').tobytes())
     self.flow.sent(content['seq'])
     self._new, self._new_test, self._resync = [], [], False
-    self.send(content, buffers)                            # without a frontend (no comm) this sends nothing and does not raise
+    # without a frontend (no comm) this sends nothing and does not raise
+    self.send(content, buffers)
 
 # %% ../nbs/18_playground.ipynb #18000031
 _SCALE = dict(sigmoid=lambda a: a, tanh=lambda a: (a + 1) / 2, relu=lambda a: a / a.amax(0).clamp(min=1e-12))
 
 def _unit_maps(t, pts, m):
-    "(units, m, m) uint8: the inputs' coordinates, each hidden unit's activation, the output ŷ, on the m×m grid `pts`."
+    "(units, m, m) uint8 on the m×m grid `pts`: the inputs' coordinates, each hidden unit's activation, ŷ."
     yhat, acts = t.units(pts)
     lo, hi = pts.amin(0), pts.amax(0)
     cols = [(pts - lo) / (hi - lo)] + [_SCALE[t.activation](a) for a in acts] + [yhat]
-    maps = torch.cat(cols, 1).T.reshape(-1, m, m)          # row 0 of each map is the lowest y, like the boundary's
+    maps = torch.cat(cols, 1).T.reshape(-1, m, m)   # row 0 of each map is the lowest y, like the boundary's
     return _u8(maps.float().cpu().numpy())
 
 def _frame_data(t, grid, small, mode):
@@ -225,12 +232,14 @@ def _frame_data(t, grid, small, mode):
     (n, pts), (m, spts) = grid, small
     yhat = _u8(t.predict(pts)[:, 0].float().cpu().numpy().reshape(n, n))
     weights = torch.cat([p.detach().float().flatten() for p in t.net.params()]).cpu().numpy()
-    grads = torch.cat([g.float().flatten() for g in t.gradients()]).cpu().numpy() if mode == 'gradients' else None
+    grads = (torch.cat([g.float().flatten() for g in t.gradients()]).cpu().numpy()
+             if mode == 'gradients' else None)
     meta = dict(sizes=t.sizes, m=m, activation=t.activation, mode=mode)
     return yhat, dict(meta=meta, maps=_unit_maps(t, spts, m), weights=weights, grads=grads)
 
 # %% ../nbs/18_playground.ipynb #18000041
-_BATCHES = [('full', 0), *((str(b), b) for b in (1, 2, 4, 8, 16, 32, 64))]   # 0: the full batch (a Dropdown cannot hold None)
+# 0: the full batch (a Dropdown cannot hold None)
+_BATCHES = [('full', 0), *((str(b), b) for b in (1, 2, 4, 8, 16, 32, 64))]
 _L2 = [0.0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1]
 
 def _css(w, cls, **layout):
@@ -241,7 +250,8 @@ def _css(w, cls, **layout):
 
 def _has_frontend():
     "True inside a running Jupyter kernel, where a frontend may render widgets."
-    app = sys.modules.get('ipykernel.kernelapp')   # importing ipykernel here would swap comm's manager under live widgets
+    # importing ipykernel here would swap comm's manager under live widgets
+    app = sys.modules.get('ipykernel.kernelapp')
     return app is not None and app.IPKernelApp.initialized()
 
 def _bounds(X, pad=0.5):
@@ -250,17 +260,21 @@ def _bounds(X, pad=0.5):
 
 # %% ../nbs/18_playground.ipynb #18000042
 class Playground(widgets.VBox):
-    "Live training of one `Trainer`: controls, a board the browser draws, Play/Step/Reset; `Playground()` is the seed run."
+    "One `Trainer`, live: controls, a browser-drawn board, Play/Step/Reset; `Playground()` is the seed run."
     _live = weakref.WeakSet()   # every playground in this kernel, so a new one can pause the others
 
-    def __init__(self, dataset='xor4', hidden=3, depth=1, activation='sigmoid', loss='mse', lr=1.0, seed=42, speed=10,
-                 noise=None, test_frac=0.0, batch_size=None, l2=0.0, menus=True, grid=100, fps=60, window=2):
+    def __init__(self, dataset='xor4', hidden=3, depth=1, activation='sigmoid', loss='mse', lr=1.0, seed=42,
+                 speed=10, noise=None, test_frac=0.0, batch_size=None, l2=0.0,
+                 menus=True, grid=100, fps=60, window=2):
         self.grid, self.small = check_int(grid, 'grid', 10, 400), 25
         self.period, self.speed = 1 / check_number(fps, 'fps', max=120), check_int(speed, 'speed', 1, 200)
-        self.playing, self.frames, self.error, self._task, self._fig, self._loop = False, 0, None, None, None, _running_loop()
+        self.playing, self.frames, self.error, self._task, self._fig, self._loop = (
+            False, 0, None, None, None, _running_loop())
         self.board = _css(Board(window, lut=_colour_table().tobytes()), 'bp-board-widget')
-        self.trainer = self._new_trainer(check_choice(dataset, 'dataset', generators_2d), noise, test_frac, dict(
-            hidden=hidden, depth=depth, activation=activation, loss=loss, lr=lr, seed=seed, batch_size=batch_size, l2=l2))
+        self.trainer = self._new_trainer(
+            check_choice(dataset, 'dataset', generators_2d), noise, test_frac,
+            dict(hidden=hidden, depth=depth, activation=activation, loss=loss, lr=lr, seed=seed,
+                 batch_size=batch_size, l2=l2))
         self._controls(dataset, noise, test_frac)
         self.error_area = _css(widgets.HTML(), 'bp-error', width='760px', display='none')
         rows = [self._top] + (self._menus if menus else []) + [self.board, self.error_area]
@@ -280,9 +294,11 @@ def _new_trainer(self: Playground, name, noise, test_frac, settings):
     test_frac = check_number(test_frac, 'test_frac', min=0, min_open=False, max=0.5)
     X, y = make_2d(name, n=200, noise=noise, seed=0)
     held = test_frac if name != 'xor4' else 0.0
-    Xtr, ytr, Xte, yte = split_data(X, y, held, seed=0) if held else (X, y, X[:0], y[:0])   # nothing held out: the points in order
+    # nothing held out: the points in order
+    Xtr, ytr, Xte, yte = split_data(X, y, held, seed=0) if held else (X, y, X[:0], y[:0])
     self.bounds, self._all = _bounds(X), (X, y)
-    self._grids = (self.grid, _grid(self.bounds, self.grid)[2]), (self.small, _grid(self.bounds, self.small)[2])
+    self._grids = ((self.grid, _grid(self.bounds, self.grid)[2]),
+                   (self.small, _grid(self.bounds, self.small)[2]))
     return Trainer(Xtr, ytr, X_test=Xte, y_test=yte, scale=0.5, **settings)
 
 # %% ../nbs/18_playground.ipynb #18000045
@@ -290,31 +306,55 @@ def _new_trainer(self: Playground, name, noise, test_frac, settings):
 def _controls(self: Playground, dataset, noise, test_frac):
     "The sliders, menus and buttons; each callback only posts an action to the loop's thread."
     t, st, w = self.trainer, dict(description_width='initial'), '190px'
-    self.lr_slider = _css(widgets.FloatLogSlider(t.lr, min=-3, max=1, step=0.1, description='learning rate', readout_format='.3g', style=st), 'bp-lr', width='300px')
-    self.speed_slider = _css(widgets.IntSlider(self.speed, min=1, max=200, description='epochs/frame', style=st), 'bp-speed', width='260px')
-    self.play_button = _css(widgets.Button(description='Play', icon='play', button_style='success'), 'bp-play', width='90px')
+    self.lr_slider = _css(widgets.FloatLogSlider(t.lr, min=-3, max=1, step=0.1, description='learning rate',
+                                                 readout_format='.3g', style=st), 'bp-lr', width='300px')
+    self.speed_slider = _css(widgets.IntSlider(self.speed, min=1, max=200, description='epochs/frame',
+                                               style=st), 'bp-speed', width='260px')
+    self.play_button = _css(widgets.Button(description='Play', icon='play', button_style='success'),
+                            'bp-play', width='90px')
     self.step_button = _css(widgets.Button(description='Step', icon='step-forward'), 'bp-step', width='80px')
     self.reset_button = _css(widgets.Button(description='Reset', icon='undo'), 'bp-reset', width='80px')
-    self.hidden_slider = _css(widgets.IntSlider(t.hidden, min=1, max=16, description='hidden units', style=st), 'bp-hidden', width='230px')
-    self.seed_box = _css(widgets.BoundedIntText(t.seed, min=0, max=2**31 - 1, description='seed', style=st), 'bp-seed', width='150px')
-    self.dataset_menu = _css(widgets.Dropdown(options=list(generators_2d), value=dataset, description='dataset', style=st), 'bp-dataset', width=w)
-    self.activation_menu = _css(widgets.Dropdown(options=list(ACTIVATIONS), value=t.activation, description='activation', style=st), 'bp-activation', width=w)
-    self.depth_menu = _css(widgets.Dropdown(options=list(range(1, max_depth + 1)), value=t.depth, description='depth', style=st), 'bp-depth', width='120px')
-    self.loss_menu = _css(widgets.Dropdown(options=[('MSE', 'mse'), ('cross-entropy', 'bce')], value=t.loss, description='loss', style=st), 'bp-loss-choice', width=w)
-    self.noise_slider = _css(widgets.FloatSlider(0.1 if noise is None else noise, min=0, max=0.5, step=0.01, description='noise', style=st, disabled=dataset == 'xor4'), 'bp-noise', width='230px')
-    self.test_slider = _css(widgets.FloatSlider(test_frac, min=0, max=0.5, step=0.05, description='test points', readout_format='.0%', style=st), 'bp-test', width='230px')
-    self.batch_menu = _css(widgets.Dropdown(options=_BATCHES, value=t.batch_size or 0, description='batch', style=st), 'bp-batch', width='140px')
-    self.l2_menu = _css(widgets.Dropdown(options=_L2, value=t.l2, description='L2', style=st), 'bp-l2', width='130px')
-    self._top = widgets.HBox([self.lr_slider, self.speed_slider, self.play_button, self.step_button, self.reset_button])
-    self._menus = [widgets.HBox([self.dataset_menu, self.activation_menu, self.depth_menu, self.hidden_slider, self.loss_menu]),
-                   widgets.HBox([self.noise_slider, self.test_slider, self.batch_menu, self.l2_menu, self.seed_box])]
+    self.hidden_slider = _css(widgets.IntSlider(t.hidden, min=1, max=16, description='hidden units',
+                                                style=st), 'bp-hidden', width='230px')
+    self.seed_box = _css(widgets.BoundedIntText(t.seed, min=0, max=2**31 - 1, description='seed', style=st),
+                         'bp-seed', width='150px')
+    self.dataset_menu = _css(widgets.Dropdown(options=list(generators_2d), value=dataset,
+                                              description='dataset', style=st), 'bp-dataset', width=w)
+    self.activation_menu = _css(widgets.Dropdown(options=list(ACTIVATIONS), value=t.activation,
+                                                 description='activation', style=st),
+                                'bp-activation', width=w)
+    self.depth_menu = _css(widgets.Dropdown(options=list(range(1, max_depth + 1)), value=t.depth,
+                                            description='depth', style=st), 'bp-depth', width='120px')
+    self.loss_menu = _css(widgets.Dropdown(options=[('MSE', 'mse'), ('cross-entropy', 'bce')], value=t.loss,
+                                           description='loss', style=st), 'bp-loss-choice', width=w)
+    self.noise_slider = _css(widgets.FloatSlider(0.1 if noise is None else noise, min=0, max=0.5, step=0.01,
+                                                 description='noise', style=st, disabled=dataset == 'xor4'),
+                             'bp-noise', width='230px')
+    self.test_slider = _css(widgets.FloatSlider(test_frac, min=0, max=0.5, step=0.05,
+                                                description='test points', readout_format='.0%', style=st),
+                            'bp-test', width='230px')
+    self.batch_menu = _css(widgets.Dropdown(options=_BATCHES, value=t.batch_size or 0, description='batch',
+                                            style=st), 'bp-batch', width='140px')
+    self.l2_menu = _css(widgets.Dropdown(options=_L2, value=t.l2, description='L2', style=st),
+                        'bp-l2', width='130px')
+    self._top = widgets.HBox([self.lr_slider, self.speed_slider, self.play_button, self.step_button,
+                              self.reset_button])
+    self._menus = [widgets.HBox([self.dataset_menu, self.activation_menu, self.depth_menu, self.hidden_slider,
+                                 self.loss_menu]),
+                   widgets.HBox([self.noise_slider, self.test_slider, self.batch_menu, self.l2_menu,
+                                 self.seed_box])]
     act = lambda f: (lambda *_: _post(self._loop, self._guard, f))
-    for wd, f in [(self.lr_slider, self._settings), (self.speed_slider, self._settings), (self.batch_menu, self._settings), (self.l2_menu, self._settings),
-                  (self.hidden_slider, self._rebuild), (self.seed_box, self._rebuild), (self.activation_menu, self._rebuild),
-                  (self.depth_menu, self._rebuild), (self.loss_menu, self._rebuild),
-                  (self.dataset_menu, self._new_data), (self.noise_slider, self._new_data), (self.test_slider, self._new_data)]:
+    for wd, f in [(self.lr_slider, self._settings), (self.speed_slider, self._settings),
+                  (self.batch_menu, self._settings), (self.l2_menu, self._settings),
+                  (self.hidden_slider, self._rebuild), (self.seed_box, self._rebuild),
+                  (self.activation_menu, self._rebuild), (self.depth_menu, self._rebuild),
+                  (self.loss_menu, self._rebuild),
+                  (self.dataset_menu, self._new_data), (self.noise_slider, self._new_data),
+                  (self.test_slider, self._new_data)]:
         wd.observe(act(f), 'value')
-    for b, f in [(self.play_button, self._toggle), (self.step_button, self._step), (self.reset_button, self._reset)]: b.on_click(act(f))
+    for b, f in [(self.play_button, self._toggle), (self.step_button, self._step),
+                 (self.reset_button, self._reset)]:
+        b.on_click(act(f))
 
 # %% ../nbs/18_playground.ipynb #18000047
 @patch
@@ -334,25 +374,30 @@ def _fail(self: Playground, e):
 def _show_error(self: Playground, e):
     self.error = e
     if e is None:
-        if self.error_area.layout.display != 'none': self.error_area.value, self.error_area.layout.display = '', 'none'
+        if self.error_area.layout.display != 'none':
+            self.error_area.value, self.error_area.layout.display = '', 'none'
         return
     tb = escape(''.join(traceback.format_exception(type(e), e, e.__traceback__)))
-    lead = f'<div style="color:#b00;font-weight:bold">{escape(str(e))}, then press Reset.</div>' if isinstance(e, DivergenceError) else ''
-    body = f'<details><summary>traceback</summary><pre>{tb}</pre></details>' if lead else f'<pre style="color:#b00;white-space:pre-wrap;margin:0">{tb}</pre>'
+    lead = (f'<div style="color:#b00;font-weight:bold">{escape(str(e))}, then press Reset.</div>'
+            if isinstance(e, DivergenceError) else '')
+    body = (f'<details><summary>traceback</summary><pre>{tb}</pre></details>' if lead
+            else f'<pre style="color:#b00;white-space:pre-wrap;margin:0">{tb}</pre>')
     self.error_area.value, self.error_area.layout.display = lead + body, None
 
 # %% ../nbs/18_playground.ipynb #18000048
 @patch
 def _settings(self: Playground):
     t = self.trainer
-    t.lr, t.batch_size, t.l2, self.speed = self.lr_slider.value, self.batch_menu.value or None, self.l2_menu.value, self.speed_slider.value
+    t.lr, t.batch_size, t.l2, self.speed = (self.lr_slider.value, self.batch_menu.value or None,
+                                            self.l2_menu.value, self.speed_slider.value)
     if not self.playing: self._still()
 
 @patch
 def _rebuild(self: Playground):
     t = self.trainer
-    t.hidden, t.depth, t.activation, t.loss, t.seed = (self.hidden_slider.value, self.depth_menu.value, self.activation_menu.value,
-                                                       self.loss_menu.value, self.seed_box.value)
+    t.hidden, t.depth, t.activation, t.loss, t.seed = (self.hidden_slider.value, self.depth_menu.value,
+                                                       self.activation_menu.value, self.loss_menu.value,
+                                                       self.seed_box.value)
     t.reset()
     self.board.label = f"loss ({'MSE' if t.loss == 'mse' else 'cross-entropy'})"
     self._still()
@@ -361,7 +406,8 @@ def _rebuild(self: Playground):
 def _new_data(self: Playground):
     name, t = self.dataset_menu.value, self.trainer
     self.noise_slider.disabled = name == 'xor4'
-    settings = dict(hidden=t.hidden, depth=t.depth, activation=t.activation, loss=t.loss, lr=t.lr, seed=t.seed, batch_size=t.batch_size, l2=t.l2)
+    settings = dict(hidden=t.hidden, depth=t.depth, activation=t.activation, loss=t.loss, lr=t.lr,
+                    seed=t.seed, batch_size=t.batch_size, l2=t.l2)
     self.trainer = self._new_trainer(name, self.noise_slider.value, self.test_slider.value, settings)
     self._use_data()
     self._still()
@@ -390,7 +436,8 @@ def _toggle(self: Playground): self._pause() if self.playing else self._play()
 def _play(self: Playground):
     self.playing, self.play_button.description, self.play_button.icon = True, 'Pause', 'pause'
     loop = self._loop or _running_loop()
-    if loop is None or (self._task is not None and not self._task.done()): return   # headless, or the loop still runs
+    # headless, or the loop still runs
+    if loop is None or (self._task is not None and not self._task.done()): return
     self._task = loop.create_task(self._run())          # a strong reference: the loop holds tasks only weakly
     self._task.add_done_callback(self._done)
 
@@ -402,7 +449,7 @@ def _pause(self: Playground):
 @patch
 async def _run(self: Playground):
     due = time.perf_counter()
-    with _threads_for(0):                   # one thread while playing: no thread pool woken and spinning at every frame
+    with _threads_for(0):   # one thread while playing: no thread pool woken and spinning at every frame
         while self.playing:
             if not self.board.seen: await self.board.until_seen()
             await self.board.flow.wait()
@@ -425,12 +472,13 @@ def _frame(self: Playground, epochs):
     with _threads_for(0): yhat, net = _frame_data(t, *self._grids, self.board.mode)
     self.frames += 1
     s = t.state                                          # the loss and accuracy of the network on screen
-    self.board.send_frame(t.epoch, t.lr, yhat, t.history[start:], t.test_history[tests:], self._readout(s), loss=s.loss, net=net)
+    self.board.send_frame(t.epoch, t.lr, yhat, t.history[start:], t.test_history[tests:], self._readout(s),
+                          loss=s.loss, net=net)
     self._yhat = yhat
 
 @patch
 def _still(self: Playground, diverged=None):
-    "A frame with no training: the current state, after a change while paused (or the last picture, after a divergence)."
+    "A frame with no training: the current state after a change while paused (the last picture if diverged)."
     if diverged is None: return self._frame(0)
     t = self.trainer
     self.board.send_frame(t.epoch, t.lr, self._yhat, [], (), self._readout(None), diverged=diverged)
@@ -445,33 +493,42 @@ def run_frames(self: Playground, k):
 # %% ../nbs/18_playground.ipynb #18000052
 @patch
 def _readout(self: Playground, s):
-    "The readout's text after the epoch, loss and lr, which the page writes from the frame itself (s: the TrainerState)."
+    "The readout after the epoch, loss and lr, which the page writes from the frame (s: the TrainerState)."
     t = self.trainer
-    score = '' if s is None else f'accuracy {s.accuracy:.0%} · ' + (f'test {s.test_loss:.5f} · ' if t.test_history else '')
+    score = '' if s is None else (f'accuracy {s.accuracy:.0%} · '
+                                  + (f'test {s.test_loss:.5f} · ' if t.test_history else ''))
     h = f'{t.hidden}×{t.depth}' if t.depth > 1 else f'{t.hidden}'
-    return f'{score}net {t.sizes[0]}-{h}-{t.sizes[-1]} {t.activation} · hidden {t.hidden} · seed {t.seed} · frame {self.frames}'
+    return (f'{score}net {t.sizes[0]}-{h}-{t.sizes[-1]} {t.activation} · hidden {t.hidden} · seed {t.seed}'
+            f' · frame {self.frames}')
 
 # %% ../nbs/18_playground.ipynb #18000064
 def _draw_network(fig, rect, t, maps, values):
-    "The network in `rect` of `fig`: one small image per unit (its map), a line per weight: colour its sign, width its size."
+    "The network in `rect` of `fig`: a map per unit, a line per weight (colour: its sign, width: its size)."
     x0, y0, w, h = rect
     sizes, lut = [t.sizes[0], *t.sizes[1:-1], 1], _colour_table() / 255
     pos, k = [], 0
     for i, n in enumerate(sizes):
         col = []
         for j in range(n):
-            cx, cy, s = x0 + w * (i + 0.5) / len(sizes), y0 + h * (1 - (j + 0.5) / n), min(0.8 * h / n, 0.9 * w / len(sizes) / 2, 0.07)
-            ax = fig.add_axes([cx - s / 2, cy - s / 2, s, s]); ax.imshow(lut[maps[k]], origin='lower'); ax.set_axis_off()
+            cx, cy, s = (x0 + w * (i + 0.5) / len(sizes), y0 + h * (1 - (j + 0.5) / n),
+                         min(0.8 * h / n, 0.9 * w / len(sizes) / 2, 0.07))
+            ax = fig.add_axes([cx - s / 2, cy - s / 2, s, s])
+            ax.imshow(lut[maps[k]], origin='lower')
+            ax.set_axis_off()
             col.append((cx, cy, s)); k += 1
         pos.append(col)
     top = max(float(np.abs(values).max()), 1e-12)
-    lines = fig.add_axes([x0, y0, w, h], zorder=-1); lines.set_axis_off(); lines.set_xlim(x0, x0 + w); lines.set_ylim(y0, y0 + h)
+    lines = fig.add_axes([x0, y0, w, h], zorder=-1)
+    lines.set_axis_off()
+    lines.set_xlim(x0, x0 + w)
+    lines.set_ylim(y0, y0 + h)
     off = 0
     for i, (a, b) in enumerate(zip(pos, pos[1:])):
         W = values[off:off + len(a) * len(b)].reshape(len(a), len(b)); off += len(a) * len(b) + len(b)
         for p, (ax_, ay, sa) in enumerate(a):
             for q, (bx, by, sb) in enumerate(b):
-                lines.plot([ax_ + sa / 2, bx - sb / 2], [ay, by], color='#1f77b4' if W[p, q] < 0 else '#ff7f0e', lw=0.3 + 3 * abs(W[p, q]) / top)
+                lines.plot([ax_ + sa / 2, bx - sb / 2], [ay, by],
+                           color='#1f77b4' if W[p, q] < 0 else '#ff7f0e', lw=0.3 + 3 * abs(W[p, q]) / top)
 
 # %% ../nbs/18_playground.ipynb #18000065
 @patch
@@ -485,10 +542,14 @@ def static_png(self: Playground):
     if t.history:
         plot_loss(t.history, ax=b, label='training', ylabel=self.board.label)
         if t.test_history: b.plot(*zip(*t.test_history), label='test'); b.legend()
-    else: b.set(title='Training loss', xlabel='epoch'); b.text(0.5, 0.5, 'epoch 0: no loss yet', ha='center', transform=b.transAxes)
+    else:
+        b.set(title='Training loss', xlabel='epoch')
+        b.text(0.5, 0.5, 'epoch 0: no loss yet', ha='center', transform=b.transAxes)
     _, net = _frame_data(t, *self._grids, self.board.mode)
-    _draw_network(fig, (0.68, 0.08, 0.3, 0.84), t, net['maps'], net['grads'] if net['grads'] is not None else net['weights'])
-    fig.suptitle(f"{self.dataset_menu.value} · epoch {t.epoch:,} · lr {t.lr:.3g} · {self._readout(t.state)}", fontsize=9)
+    _draw_network(fig, (0.68, 0.08, 0.3, 0.84), t, net['maps'],
+                  net['grads'] if net['grads'] is not None else net['weights'])
+    fig.suptitle(f"{self.dataset_menu.value} · epoch {t.epoch:,} · lr {t.lr:.3g} · "
+                 f"{self._readout(t.state)}", fontsize=9)
     buf = io.BytesIO()
     FigureCanvasAgg(fig).print_png(buf)
     return buf.getvalue()
@@ -496,11 +557,12 @@ def static_png(self: Playground):
 @patch
 def _repr_mimebundle_(self: Playground, **kwargs):
     if _has_frontend(): return widgets.VBox._repr_mimebundle_(self, **kwargs)
-    return {'image/png': self.static_png(), 'text/plain': f'Playground(epoch={self.trainer.epoch}, lr={self.trainer.lr:g})'}
+    return {'image/png': self.static_png(),
+            'text/plain': f'Playground(epoch={self.trainer.epoch}, lr={self.trainer.lr:g})'}
 
 @patch
 def close(self: Playground):
-    "Pause, then close every widget inside (ipywidgets keeps a widget, and its frontend model, alive until closed)."
+    "Pause, then close every widget inside (ipywidgets keeps a widget and its frontend model until closed)."
     self._pause()
     self._live.discard(self)
     stack = list(self.children) + self._menus
@@ -512,17 +574,20 @@ def close(self: Playground):
     super(type(self), self).close()   # no global names: this also runs from __del__ at exit
 
 # %% ../nbs/18_playground.ipynb #18000081
-_LABELS = dict(z1='z₁', h='h', z2='z₂', y_pred='ŷ', L='L', dy_pred='δŷ', dz2='δz₂', dW2='δW₂', db2='δb₂', dh='δh', dz1='δz₁', dW1='δW₁', db1='δb₁')
+_LABELS = dict(z1='z₁', h='h', z2='z₂', y_pred='ŷ', L='L',
+               dy_pred='δŷ', dz2='δz₂', dW2='δW₂', db2='δb₂',
+               dh='δh', dz1='δz₁', dW1='δW₁', db1='δb₁')
 
 def _step_data(t):
     "One `TraceStep` as plain data for the browser."
-    return dict(name=t.name, label=_LABELS[t.name], kind='backward' if t.name.startswith('d') else 'forward', equation=t.equation,
-                shape=str(tuple(t.value.shape)), value=t.value.tolist(), reference=t.reference.detach().tolist(),
+    return dict(name=t.name, label=_LABELS[t.name], kind='backward' if t.name.startswith('d') else 'forward',
+                equation=t.equation, shape=str(tuple(t.value.shape)),
+                value=t.value.tolist(), reference=t.reference.detach().tolist(),
                 gap=(t.value - t.reference).abs().max().item())
 
 # %% ../nbs/18_playground.ipynb #18000082
 class Stepper(anywidget.AnyWidget):
-    "The forward pass and the eight backward quantities of the 2-3-1 network on (X, y), one step at a time, beside PyTorch's."
+    "The 2-3-1 network's forward pass and eight backward quantities on (X, y), stepwise, beside PyTorch's."
     _esm = _STATIC / 'stepper.js'
     steps = traitlets.List().tag(sync=True)
     index = traitlets.Int(0).tag(sync=True)
@@ -534,9 +599,11 @@ class Stepper(anywidget.AnyWidget):
 
     def table(self):
         "Every step as a `Table`: quantity, equation, shape, our numbers, PyTorch's, the largest gap."
-        r = lambda v: np.array2string(np.asarray(v), precision=4, suppress_small=True, separator=', ').replace('\n', '')
+        r = lambda v: np.array2string(np.asarray(v), precision=4, suppress_small=True,
+                                      separator=', ').replace('\n', '')
         return Table(['step', 'quantity', 'equation', 'shape', 'ours', 'PyTorch', 'max |gap|'],
-                     [[i + 1, s['label'], s['equation'], s['shape'], r(s['value']), r(s['reference']), f"{s['gap']:.1e}"] for i, s in enumerate(self.steps)])
+                     [[i + 1, s['label'], s['equation'], s['shape'], r(s['value']), r(s['reference']),
+                       f"{s['gap']:.1e}"] for i, s in enumerate(self.steps)])
 
     def _repr_mimebundle_(self, **kwargs):
         if _has_frontend(): return super()._repr_mimebundle_(**kwargs)
@@ -544,13 +611,18 @@ class Stepper(anywidget.AnyWidget):
         return {'text/html': _graph_svg() + t._repr_html_(), 'text/plain': str(t)}
 
 # %% ../nbs/18_playground.ipynb #18000083
-_POS = dict(x=(40, 70), W1=(150, 22), b1=(150, 118), z1=(150, 70), h=(260, 70), W2=(370, 22), b2=(370, 118), z2=(370, 70), y_pred=(480, 70), y=(590, 118), L=(590, 70))
-_EDGES = [('x', 'z1'), ('W1', 'z1'), ('b1', 'z1'), ('z1', 'h'), ('h', 'z2'), ('W2', 'z2'), ('b2', 'z2'), ('z2', 'y_pred'), ('y_pred', 'L'), ('y', 'L')]
+_POS = dict(x=(40, 70), W1=(150, 22), b1=(150, 118), z1=(150, 70), h=(260, 70),
+            W2=(370, 22), b2=(370, 118), z2=(370, 70), y_pred=(480, 70), y=(590, 118), L=(590, 70))
+_EDGES = [('x', 'z1'), ('W1', 'z1'), ('b1', 'z1'), ('z1', 'h'), ('h', 'z2'),
+          ('W2', 'z2'), ('b2', 'z2'), ('z2', 'y_pred'), ('y_pred', 'L'), ('y', 'L')]
 
 def _graph_svg():
     "The computation graph as a static SVG, for pages without a live kernel (the browser draws the live one)."
-    name = dict(x='x', W1='W₁', b1='b₁', z1='z₁', h='h', W2='W₂', b2='b₂', z2='z₂', y_pred='ŷ', y='y', L='L')
-    lines = ''.join(f'<line x1="{_POS[a][0]}" y1="{_POS[a][1]}" x2="{_POS[b][0]}" y2="{_POS[b][1]}" stroke="#888"/>' for a, b in _EDGES)
-    nodes = ''.join(f'<circle cx="{x}" cy="{y}" r="19" fill="#fff" stroke="#444"/><text x="{x}" y="{y + 5}" text-anchor="middle" font-size="15">{name[k]}</text>'
+    name = dict(x='x', W1='W₁', b1='b₁', z1='z₁', h='h',
+                W2='W₂', b2='b₂', z2='z₂', y_pred='ŷ', y='y', L='L')
+    lines = ''.join(f'<line x1="{_POS[a][0]}" y1="{_POS[a][1]}" '
+                    f'x2="{_POS[b][0]}" y2="{_POS[b][1]}" stroke="#888"/>' for a, b in _EDGES)
+    nodes = ''.join(f'<circle cx="{x}" cy="{y}" r="19" fill="#fff" stroke="#444"/>'
+                    f'<text x="{x}" y="{y + 5}" text-anchor="middle" font-size="15">{name[k]}</text>'
                     for k, (x, y) in _POS.items())
     return f'<svg width="640" height="140" style="display:block">{lines}{nodes}</svg>'

@@ -9,7 +9,9 @@ __all__ = ['max_hidden', 'max_depth', 'TrainerState', 'Trainer']
 from typing import NamedTuple
 import torch
 from fastcore.basics import patch
-from .checks import check_int, check_number, check_positive, check_seed, check_choice, check_matrix, check_like, _stoppable, _stopped, _threads_for, _forward_work
+from .checks import (
+    check_int, check_number, check_positive, check_seed, check_choice, check_matrix, check_like,
+    _stoppable, _stopped, _threads_for, _forward_work)
 from .params import max_scale
 from .activations import ACTIVATIONS
 from .evaluation import accuracy
@@ -22,7 +24,7 @@ max_hidden, max_depth = 1024, 4
 _LOSS_CHOICES = ('mse', 'bce')   # the losses of LOSSES for one 0/1 output
 
 class TrainerState(NamedTuple):
-    "Where training is: epochs done, and the loss and accuracy of the current network on the training and the test points."
+    "Where training is: epochs done, and the current network's loss and accuracy on training and test points."
     epoch: int
     loss: float
     accuracy: float
@@ -34,25 +36,29 @@ def _check_data(X, y, name=''):
     "X (n, n_in) and 0/1 targets y (n, 1) of one dtype and device."
     check_matrix(X, f'X{name}')
     check_like(check_matrix(y, f'y{name}', rows=len(X), cols=1), f'y{name}', X, f'X{name}')
-    if not bool(((y == 0) | (y == 1)).all()): raise ValueError(f"y{name} must hold 0/1 labels, got values {y.unique().tolist()[:5]}")
+    if not bool(((y == 0) | (y == 1)).all()):
+        raise ValueError(f"y{name} must hold 0/1 labels, got values {y.unique().tolist()[:5]}")
 
 class Trainer:
-    "Trains one `mlp` on (X, y) a chunk of epochs at a time, full-batch or in mini-batches; knows nothing of widgets."
+    "Trains one `mlp` on (X, y), a chunk of epochs at a time, full- or mini-batch; knows nothing of widgets."
     def __init__(self, X, y, hidden=3, depth=1, activation='sigmoid', loss='mse', lr=1.0, seed=42, scale=0.5,
                  batch_size=None, l2=0.0, X_test=None, y_test=None):
         self.X, self.y, self.X_test, self.y_test = X, y, X_test, y_test
-        self.hidden, self.depth, self.activation, self.loss, self.seed, self.scale = hidden, depth, activation, loss, seed, scale
+        self.hidden, self.depth, self.activation = hidden, depth, activation
+        self.loss, self.seed, self.scale = loss, seed, scale
         self.lr, self.batch_size, self.l2 = lr, batch_size, l2
         self.reset()
 
     def _check(self):
         _check_data(self.X, self.y)
-        if (self.X_test is None) != (self.y_test is None): raise ValueError("X_test and y_test must be given together, got only one of them")
+        if (self.X_test is None) != (self.y_test is None):
+            raise ValueError("X_test and y_test must be given together, got only one of them")
         if self.X_test is not None and len(self.X_test):   # an empty test set is allowed: nothing is held out
             _check_data(self.X_test, self.y_test, '_test')
             check_like(check_matrix(self.X_test, 'X_test', cols=self.X.shape[1]), 'X_test', self.X, 'X')
         check_int(self.hidden, 'hidden', 1, max_hidden); check_int(self.depth, 'depth', 1, max_depth)
-        check_choice(self.activation, 'activation', ACTIVATIONS); check_choice(self.loss, 'loss', _LOSS_CHOICES)
+        check_choice(self.activation, 'activation', ACTIVATIONS)
+        check_choice(self.loss, 'loss', _LOSS_CHOICES)
         check_seed(self.seed); check_number(self.scale, 'scale', max=max_scale)
         self._settings()
 
@@ -66,9 +72,11 @@ class Trainer:
         self._check()
         Loss = LOSSES[self.loss]
         self.sizes = [self.X.shape[1]] + [self.hidden] * self.depth + [self.y.shape[1]]
-        self.net = mlp(self.sizes, self.activation, Loss.out_act, self.scale, self.seed, self.X.dtype, self.X.device)
+        self.net = mlp(self.sizes, self.activation, Loss.out_act, self.scale, self.seed,
+                       self.X.dtype, self.X.device)
         self.loss_fn, self.opt = Loss(), SGD(self.net.params(), self.lr)
-        self.batches = Batches(self.X, self.y, None, self.seed)      # one generator for the whole run: chunks don't replay shuffles
+        # one generator for the whole run: chunks don't replay shuffles
+        self.batches = Batches(self.X, self.y, None, self.seed)
         self.epoch, self.history, self.test_history, self.diverged = 0, [], [], None
         return self
 
@@ -83,13 +91,16 @@ def step(self: Trainer, n=1):
     with _threads_for(_forward_work(bs or len(self.X), self.sizes)), _stoppable() as stop:
         for k in range(n):
             if stop(): _stopped(k, n); break
-            try: L = _epoch(self.net, self.loss_fn, self.opt, self.batches, float(self.l2), self.epoch + 1, self.history)
+            try:
+                L = _epoch(self.net, self.loss_fn, self.opt, self.batches,
+                           float(self.l2), self.epoch + 1, self.history)
             except DivergenceError:
                 self.diverged = self.epoch + 1
                 raise
             self.epoch += 1
             self.history.append(L)
-    if self.X_test is not None and len(self.X_test): self.test_history.append((self.epoch, self._loss_on(self.X_test, self.y_test)))
+    if self.X_test is not None and len(self.X_test):
+        self.test_history.append((self.epoch, self._loss_on(self.X_test, self.y_test)))
     return self
 
 @patch
@@ -102,7 +113,8 @@ def state(self: Trainer):
     "The current `TrainerState`."
     with torch.no_grad():
         tr = self._measure(self.X, self.y)
-        te = self._measure(self.X_test, self.y_test) if self.X_test is not None and len(self.X_test) else (float('nan'),) * 2
+        te = (self._measure(self.X_test, self.y_test) if self.X_test is not None and len(self.X_test)
+              else (float('nan'),) * 2)
     return TrainerState(self.epoch, *tr, *te)
 
 @patch
@@ -131,7 +143,7 @@ def units(self: Trainer, X):
 
 @patch
 def gradients(self: Trainer):
-    "[dW1, db1, dW2, db2, …] on all training points at the current weights, L2 included; nothing is updated."
+    "[dW1, db1, dW2, db2, …] on all training points at the current weights, L2 included; updates nothing."
     self.loss_fn(self.net(self.X), self.y)
     self.net.backward(self.loss_fn.backward(), need_dx=False)
     g = self.net.grads()

@@ -9,7 +9,8 @@ __all__ = ['max_epochs', 'DivergenceError', 'train']
 import math
 import torch
 from fastprogress.fastprogress import progress_bar
-from .checks import check_matrix, check_like, check_positive, check_int, _stoppable, _stopped, _threads_for, _forward_work
+from .checks import (
+    check_matrix, check_like, check_positive, check_int, _stoppable, _stopped, _threads_for, _forward_work)
 from .params import check_params
 from .forward import forward
 from .loss import mse
@@ -21,7 +22,8 @@ class DivergenceError(ArithmeticError):
     "Training stopped because the loss became NaN or infinite."
     def __init__(self, epoch, loss, lr, losses, params):
         self.epoch, self.loss, self.lr, self.losses, self.params = epoch, loss, lr, losses, params
-        super().__init__(f"training diverged at epoch {epoch}: the loss became {loss}; lower the learning rate (lr={lr:g})")
+        super().__init__(f"training diverged at epoch {epoch}: the loss became {loss}; "
+                         f"lower the learning rate (lr={lr:g})")
 
 # %% ../nbs/08_training.ipynb #0d0cb454
 max_epochs = 1_000_000
@@ -49,5 +51,6 @@ def train(X, y, params, lr=1.0, epochs=5000, log_every=None, progress=False):
             losses.append(loss)
             params = sgd_step(params, backward(X, y, params, cache), lr)
             if progress and epoch % 50 == 0: pb.comment = f"loss {loss:.6f}"
-            if log_every and (epoch + 1) % log_every == 0: print(f"Epoch {epoch + 1}/{epochs}, loss {loss:.6f}")
+            if log_every and (epoch + 1) % log_every == 0:
+                print(f"Epoch {epoch + 1}/{epochs}, loss {loss:.6f}")
     return params, losses

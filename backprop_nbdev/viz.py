@@ -19,21 +19,28 @@ from .evaluation import predict
 def _axes(ax, **fig_kw):
     "`ax` if it is a matplotlib Axes, a new one if it is None."
     if ax is None: return plt.subplots(**fig_kw)[1]
-    if not isinstance(ax, matplotlib.axes.Axes): raise TypeError(f"ax must be a matplotlib Axes or None, got {describe(ax)}")
+    if not isinstance(ax, matplotlib.axes.Axes):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {describe(ax)}")
     return ax
 
 def plot_loss(losses, ax=None, label=None, ylabel='loss (MSE)', **kwargs):
     "Plot a loss history on a log y-axis, the axis titled `ylabel`."
     if isinstance(losses, torch.Tensor): losses = losses.detach().cpu()
     try: losses = np.asarray(losses, dtype=float)
-    except (TypeError, ValueError): raise TypeError(f"losses must be a sequence of numbers, got {describe(losses)}") from None
-    if losses.ndim != 1 or len(losses) == 0: raise ValueError(f"losses must be a non-empty sequence of numbers, got an array of shape {losses.shape}")
-    if not np.isfinite(losses).all() or (losses < 0).any(): raise ValueError("losses must be finite and >= 0, got NaN/inf or negative values")
-    if label is not None and not isinstance(label, str): raise TypeError(f"label must be a string or None, got {describe(label)}")
+    except (TypeError, ValueError):
+        raise TypeError(f"losses must be a sequence of numbers, got {describe(losses)}") from None
+    if losses.ndim != 1 or len(losses) == 0:
+        raise ValueError("losses must be a non-empty sequence of numbers, "
+                         f"got an array of shape {losses.shape}")
+    if not np.isfinite(losses).all() or (losses < 0).any():
+        raise ValueError("losses must be finite and >= 0, got NaN/inf or negative values")
+    if label is not None and not isinstance(label, str):
+        raise TypeError(f"label must be a string or None, got {describe(label)}")
     if not isinstance(ylabel, str): raise TypeError(f"ylabel must be a string, got {describe(ylabel)}")
     ax = _axes(ax, figsize=(6, 4))
     ax.plot(np.arange(1, len(losses) + 1), losses, label=label, **kwargs)
-    ax.set_yscale('log', nonpositive='clip')   # a loss of exactly 0 sits at the bottom edge instead of vanishing
+    # a loss of exactly 0 sits at the bottom edge instead of vanishing
+    ax.set_yscale('log', nonpositive='clip')
     ax.set(xlabel='epoch', ylabel=ylabel, title='Training loss')
     ax.grid(True, alpha=0.3)
     if label: ax.legend()
@@ -44,26 +51,30 @@ _MAX_COORD = 1e15   # beyond this the grid's spacing cannot be represented in fl
 
 def _check_bounds(bounds):
     want = f"(x_min, x_max, y_min, y_max): four numbers within ±{_MAX_COORD:g} with min < max"
-    if not isinstance(bounds, (tuple, list)) or len(bounds) != 4 or not all(isinstance(b, numbers.Real) and not isinstance(b, bool) for b in bounds):
+    if (not isinstance(bounds, (tuple, list)) or len(bounds) != 4
+            or not all(isinstance(b, numbers.Real) and not isinstance(b, bool) for b in bounds)):
         raise TypeError(f"bounds must be {want}, got {describe(bounds)}")
     x0, x1, y0, y1 = map(float, bounds)
-    if not all(abs(b) <= _MAX_COORD for b in (x0, x1, y0, y1)) or not (x0 < x1 and y0 < y1): raise ValueError(f"bounds must be {want}, got {tuple(bounds)}")
+    if not all(abs(b) <= _MAX_COORD for b in (x0, x1, y0, y1)) or not (x0 < x1 and y0 < y1):
+        raise ValueError(f"bounds must be {want}, got {tuple(bounds)}")
     return x0, x1, y0, y1
 
 def _grid(bounds, n, dtype=torch.float32, device=None):
     "xx, yy (n, n) and the n² points as rows (x, y): rows of the grid follow y upwards, columns follow x."
     x0, x1, y0, y1 = bounds
-    yy, xx = torch.meshgrid(torch.linspace(y0, y1, n, dtype=dtype, device=device), torch.linspace(x0, x1, n, dtype=dtype, device=device), indexing='ij')
+    yy, xx = torch.meshgrid(torch.linspace(y0, y1, n, dtype=dtype, device=device),
+                            torch.linspace(x0, x1, n, dtype=dtype, device=device), indexing='ij')
     return xx, yy, torch.stack([xx.ravel(), yy.ravel()], 1)
 
 def _predictor(model):
-    "A function X -> ŷ, and the dtype and device it wants: `Params` go through `predict`; a callable is used as it is."
+    "A function X -> ŷ, and the dtype and device it wants: `Params` via `predict`, a callable used as it is."
     if isinstance(model, Params): return (lambda X: predict(X, model)), model.W1.dtype, model.W1.device
     if callable(model): return model, getattr(model, 'dtype', torch.float32), getattr(model, 'device', None)
-    raise TypeError(f"model must be Params or a function from points X (n, 2) to predictions ŷ (n, 1), got {describe(model)}")
+    raise TypeError("model must be Params or a function from points X (n, 2) to predictions ŷ (n, 1), "
+                    f"got {describe(model)}")
 
 def decision_grid(model, bounds=(-0.5, 1.5, -0.5, 1.5), n=100):
-    "ŷ (first output) of `model` (Params, or a function X -> ŷ) on an n×n grid over bounds, as arrays xx, yy, zz."
+    "ŷ[:, 0] of `model` (Params, or a function X -> ŷ) on an n×n grid over bounds, as arrays xx, yy, zz."
     f, dtype, device = _predictor(model)
     n, bounds = check_int(n, 'n', min=2, max=4096), _check_bounds(bounds)
     xx, yy, pts = _grid(bounds, n, dtype, device)
@@ -75,20 +86,26 @@ def plot_decision_boundary(model, X, y, ax=None, bounds=None, n=100, cmap='RdYlB
     "Filled contours of ŷ over the plane, the 0.5 boundary, and the points of X coloured by class y."
     check_matrix(X, 'X', cols=2); check_matrix(y, 'y', rows=X.shape[0], cols=1)
     if bounds is None:
-        if X.abs().max() > _MAX_COORD / 2: raise ValueError(f"X must lie within ±{_MAX_COORD / 2:g} to draw its boundary with automatic bounds, got values up to {X.abs().max().item():g}")
+        if X.abs().max() > _MAX_COORD / 2:
+            raise ValueError(f"X must lie within ±{_MAX_COORD / 2:g} to draw its boundary "
+                             f"with automatic bounds, got values up to {X.abs().max().item():g}")
         lo, hi = X.min(0).values.tolist(), X.max(0).values.tolist()
         bounds = (lo[0] - 0.5, hi[0] + 0.5, lo[1] - 0.5, hi[1] + 0.5)
     try: cmap = matplotlib.colormaps[cmap] if isinstance(cmap, str) else cmap
-    except KeyError: raise ValueError(f"cmap must be a matplotlib colormap or its name, got {cmap!r}") from None
-    if not isinstance(cmap, matplotlib.colors.Colormap): raise TypeError(f"cmap must be a matplotlib colormap or its name, got {describe(cmap)}")
+    except KeyError:
+        raise ValueError(f"cmap must be a matplotlib colormap or its name, got {cmap!r}") from None
+    if not isinstance(cmap, matplotlib.colors.Colormap):
+        raise TypeError(f"cmap must be a matplotlib colormap or its name, got {describe(cmap)}")
     xx, yy, zz = decision_grid(model, bounds, n)
     ax = _axes(ax, figsize=(5, 4.5))
     cs = ax.contourf(xx, yy, zz, levels=np.linspace(0, 1, 21), cmap=cmap, alpha=0.8)
-    if zz.min() < 0.5 < zz.max(): ax.contour(xx, yy, zz, levels=[0.5], colors='k', linewidths=1.5)  # only if ŷ crosses 0.5 in view
+    # only if ŷ crosses 0.5 in view
+    if zz.min() < 0.5 < zz.max(): ax.contour(xx, yy, zz, levels=[0.5], colors='k', linewidths=1.5)
     ax.figure.colorbar(cs, ax=ax, label='ŷ')
     cls = y[:, 0].detach().cpu().numpy()
     Xn = X.detach().cpu().numpy()
     big = len(Xn) <= 20   # a few points get big markers; a cloud gets small ones
-    ax.scatter(Xn[:, 0], Xn[:, 1], c=np.where(cls > 0.5, 'tab:red', 'tab:blue'), s=150 if big else 25, edgecolors='k', linewidths=2 if big else 0.5, zorder=3)
+    ax.scatter(Xn[:, 0], Xn[:, 1], c=np.where(cls > 0.5, 'tab:red', 'tab:blue'),
+               s=150 if big else 25, edgecolors='k', linewidths=2 if big else 0.5, zorder=3)
     ax.set(xlabel='$x_1$', ylabel='$x_2$', title='Decision boundary', xlim=bounds[:2], ylim=bounds[2:])
     return ax

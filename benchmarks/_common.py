@@ -5,6 +5,7 @@ def torch_peak(fn):
     "Peak bytes held by torch's CPU allocator during fn(), above the level at its start."
     with profile(profile_memory=True) as prof: fn()
     cur = peak = 0
-    for e in sorted(prof.events(), key=lambda e: e.time_range.start):   # allocations (+) and frees (-) in time order
+    # allocations (+) and frees (-) in time order
+    for e in sorted(prof.events(), key=lambda e: e.time_range.start):
         cur += e.self_cpu_memory_usage; peak = max(peak, cur)
     return peak

@@ -1,18 +1,20 @@
 """Benchmark the live view in a real browser; prints one table. Not a test.
 
-A real JupyterLab and Debian's Chromium (headless, through Playwright) run `Playground()` (a 100×100 grid, 10 epochs per
-frame, the network view on). For each column (a network and what its wires show × window size × server settings: plain
-JupyterLab or the course's), quiet and with a CPU hog per core:
+A real JupyterLab and Debian's Chromium (headless, through Playwright) run `Playground()` (a 100×100 grid,
+10 epochs per frame, the network view on). For each column (a network and what its wires show × window size
+× server settings: plain JupyterLab or the course's), quiet and with a CPU hog per core:
 - painted fps: `bp-paint` events in the page (one per canvas paint of a new frame) over 10 s of Play;
 - slider latency: keydown on the lr slider's handle to the first painted boundary computed with the new lr
   (every frame carries the lr it was trained with), measured in the page with performance.now();
-- CPU: user+system time of every process of the stack (JupyterLab, kernel, Chromium, Playwright, this script) as a
-  share of the machine, while playing and while paused (5 s);
-- TF Playground's XOR updates/s, measured in the same run by the anchor's measure.py (--tf; by default where this
-  workplace keeps it, beside the repository), so that the ratio holds on a machine whose speed moves from day to day;
-- with --minutes M: M minutes of Play, and the growth of the kernel's RSS and of the page's JS heap (after a GC).
-Usage: python benchmarks/bench_playground.py [--nets 2-3-1:weights,2-3-1:gradients,2-8-8-1:gradients] [--window 2]
-       [--server course,plain] [--minutes 5] [--no-hog] [--tf PATH]"""
+- CPU: user+system time of every process of the stack (JupyterLab, kernel, Chromium, Playwright, this script)
+  as a share of the machine, while playing and while paused (5 s);
+- TF Playground's XOR updates/s, measured in the same run by the anchor's measure.py (--tf; by default
+  where this workplace keeps it, beside the repository), so that the ratio holds on a machine whose speed
+  moves from day to day;
+- with --minutes M: M minutes of Play, and the growth of the kernel's RSS and of the page's JS heap
+  (after a GC).
+Usage: python benchmarks/bench_playground.py [--nets 2-3-1:weights,2-3-1:gradients,2-8-8-1:gradients]
+       [--window 2] [--server course,plain] [--minutes 5] [--no-hog] [--tf PATH]"""
 import argparse, ast, json, os, random, statistics, subprocess, sys, tempfile, time
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,8 +26,8 @@ import test_playground_browser as browser_test  # noqa: E402
 from test_playground_browser import CHROMIUM, chromium_page, jupyterlab, open_and_run_all  # noqa: E402
 
 TF_MEASURE = ROOT.parent / 'shared' / 'anchors' / 'tf-playground' / 'measure.py'
-# The one cell the benchmark runs; its last line displays the view. It needs an lr slider (.bp-lr), a Play/Pause
-# button (.bp-play) and board.js's view (.bp-board).
+# The one cell the benchmark runs; its last line displays the view. It needs an lr slider (.bp-lr), a
+# Play/Pause button (.bp-play) and board.js's view (.bp-board).
 CELL = """from backprop_nbdev import Playground
 pg = Playground(grid={grid}, speed={speed}, fps={fps}, window={window}{net})
 pg.board.flow.timeout, pg.board.mode = {timeout}, {mode!r}
@@ -35,18 +37,19 @@ NETS = {'2-3-1': '', '2-8-8-1': ", dataset='moons', hidden=8, depth=2, activatio
 # An expression, evaluated in the kernel, for its frame window (round trips, losses).
 FLOW = 'pg.board.flow'
 
-PROBE = """el => {
+PROBE = ("""el => {
     const b = window.__bp = {paints: 0, counting: false, lat: [], back: [], key: null, lr: null, legs: []};
     el.addEventListener('bp-paint', e => {
         const d = e.detail;
         if (b.counting) { b.paints++; b.legs.push([d.transit, d.wait]); }
-        if (b.key && d.lr !== b.key.lr) { b.lat.push(d.t - b.key.t); b.back.push(d.transit + d.wait); b.key = null; }
+        if (b.key && d.lr !== b.key.lr) { """
+         """b.lat.push(d.t - b.key.t); b.back.push(d.transit + d.wait); b.key = null; }
         b.lr = d.lr;
     });
     // capture: before the slider's own handler, so the time is the keydown's
     document.querySelector('.bp-lr .noUi-handle').addEventListener('keydown',
         () => { b.key = {t: performance.now(), lr: b.lr}; }, true);
-}"""
+}""")
 
 
 def cpu_seconds(procs):
@@ -61,7 +64,8 @@ def cpu_seconds(procs):
 def machine_busy():
     "CPU seconds the whole machine has been busy (all processes, ours or not)."
     t = psutil.cpu_times()
-    return t.user + t.nice + t.system + getattr(t, 'irq', 0) + getattr(t, 'softirq', 0) + getattr(t, 'steal', 0)
+    return (t.user + t.nice + t.system
+            + getattr(t, 'irq', 0) + getattr(t, 'softirq', 0) + getattr(t, 'steal', 0))
 
 
 def tree():
@@ -85,7 +89,7 @@ def cpu_hog():
 
 
 def tf_playground():
-    "TF Playground's XOR updates/s, measured now on this machine (NaN, and a note, when its measure.py is not there)."
+    "TF Playground's XOR updates/s, measured now on this machine (NaN, and a note, if measure.py is missing)."
     if not TF_MEASURE.exists():
         print(f'note: {TF_MEASURE} not found (--tf): no TF Playground row', file=sys.stderr)
         return float('nan')
@@ -94,17 +98,19 @@ def tf_playground():
     return json.loads(r.stdout.strip().splitlines()[-1])['xor']['updates_per_s']
 
 
-# The server settings a column runs with. 'course' is tools/jupyter_server_config.py, as tools/course.sh and the
-# browser test start JupyterLab (TCP_NODELAY on the kernel websockets; comm messages untracked, so JupyterLab does
-# not flip its busy indicators and favicon around each of 60 acks a second); 'plain' is JupyterLab as installed.
+# The server settings a column runs with. 'course' is tools/jupyter_server_config.py, as tools/course.sh and
+# the browser test start JupyterLab (TCP_NODELAY on the kernel websockets; comm messages untracked, so
+# JupyterLab does not flip its busy indicators and favicon around each of 60 acks a second); 'plain' is
+# JupyterLab as installed.
 COURSE_CONFIG = ROOT / 'tools' / 'jupyter_server_config.py'
 SERVER_OPTIONS = {'plain': ''}
 
 
 @contextmanager
 def lab(tmp, server):
-    """The browser test's jupyterlab(), with the server settings `server` (a SERVER_OPTIONS name or 'course'):
-    it reads the course's settings from ROOT/tools, so for another setting it is pointed at a stand-in ROOT."""
+    """The browser test's jupyterlab(), with the server settings `server` (a SERVER_OPTIONS name or
+    'course'): it reads the course's settings from ROOT/tools, so for another setting it is pointed at a
+    stand-in ROOT."""
     if server == 'course':
         with jupyterlab(tmp) as x: yield x
         return
@@ -119,9 +125,10 @@ def lab(tmp, server):
 
 
 def notebook(cell):
-    return json.dumps(dict(cells=[dict(cell_type='code', execution_count=None, metadata={}, outputs=[], source=cell)],
-                           metadata=dict(kernelspec=dict(display_name='python3', language='python', name='python3')),
-                           nbformat=4, nbformat_minor=5))
+    return json.dumps(dict(
+        cells=[dict(cell_type='code', execution_count=None, metadata={}, outputs=[], source=cell)],
+        metadata=dict(kernelspec=dict(display_name='python3', language='python', name='python3')),
+        nbformat=4, nbformat_minor=5))
 
 
 def kernel_eval(base, token, expr):
@@ -129,17 +136,20 @@ def kernel_eval(base, token, expr):
     import urllib.request, jupyter_client
     req = urllib.request.Request(f'{base}/api/kernels', headers={'Authorization': f'token {token}'})
     kid = json.load(urllib.request.urlopen(req, timeout=5))[0]['id']
-    kc = jupyter_client.BlockingKernelClient(connection_file=str(Path(jupyter_client.find_connection_file(kid))))
+    kc = jupyter_client.BlockingKernelClient(
+        connection_file=str(Path(jupyter_client.find_connection_file(kid))))
     kc.load_connection_file(); kc.start_channels()
     try:
-        reply = kc.execute_interactive('', user_expressions={'r': expr}, timeout=10, output_hook=lambda m: None)
+        reply = kc.execute_interactive('', user_expressions={'r': expr}, timeout=10,
+                                       output_hook=lambda m: None)
         r = reply['content']['user_expressions']['r']
         return json.loads(ast.literal_eval(r['data']['text/plain'])) if r['status'] == 'ok' else None
     finally: kc.stop_channels()
 
 
 # the round trips since the last call (then forgotten) and the frames lost so far, as JSON
-FLOW_STATS = f"""__import__('json').dumps((lambda f: dict(rtt=sorted(f.rtt), lost=f.lost, _=f.rtt.clear()))({FLOW}))"""
+FLOW_STATS = ("""__import__('json').dumps((lambda f: dict(rtt=sorted(f.rtt), lost=f.lost, """
+              f"""_=f.rtt.clear()))({FLOW}))""")
 
 
 def role(p):
@@ -147,13 +157,14 @@ def role(p):
     try: cmd = ' '.join(p.cmdline())
     except psutil.Error: return 'gone'
     for key, name in [('ipykernel', 'kernel'), ('jupyterlab', 'server'), ('--type=renderer', 'renderer'),
-                      ('--type=gpu', 'gpu'), ('--type=', 'chromium other'), ('chrom', 'browser'), ('node', 'playwright')]:
+                      ('--type=gpu', 'gpu'), ('--type=', 'chromium other'), ('chrom', 'browser'),
+                      ('node', 'playwright')]:
         if key in cmd: return name
     return 'this script'
 
 
 def play(page, pg, seconds):
-    "Play for `seconds` after 1.5 s of warm-up; returns (painted fps, CPU % of the machine, % of a core by role)."
+    "Play `seconds` after 1.5 s of warm-up; returns (painted fps, CPU % of the machine, % of a core by role)."
     pg.locator('.bp-play').click()
     page.wait_for_timeout(1500)
     procs = tree()
@@ -171,15 +182,17 @@ def play(page, pg, seconds):
 
 
 def latencies(page, pg, samples):
-    "Press the lr slider `samples` times while playing (alternately right and left); ms to the first new-lr paint."
+    "Press the lr slider `samples` times while playing, right and left in turn; ms to the first new-lr paint."
     handle = pg.locator('.bp-lr .noUi-handle')
     handle.focus()
     page.evaluate('() => { __bp.lat = []; __bp.back = []; }')
     for i in range(samples):
         handle.press('ArrowRight' if i % 2 == 0 else 'ArrowLeft')
-        try: page.wait_for_function(f'() => __bp.lat.length > {i} || __bp.key === null', timeout=3000, polling=20)
+        try: page.wait_for_function(f'() => __bp.lat.length > {i} || __bp.key === null',
+                                    timeout=3000, polling=20)
         except Exception: page.evaluate('() => { __bp.key = null; }')   # counted as missing below
-        page.wait_for_timeout(random.uniform(150, 350))     # so presses fall at random phases of the frame cycle
+        # so presses fall at random phases of the frame cycle
+        page.wait_for_timeout(random.uniform(150, 350))
     return page.evaluate('() => [__bp.lat, __bp.back]')
 
 
@@ -196,13 +209,14 @@ def paused_cpu(page, pg, seconds=5):
 
 
 def memory(page, pg, minutes):
-    "Play `minutes`; kernel RSS and page JS heap (after a GC) at the start and end, MB, and samples along the way."
+    "Play `minutes`; kernel RSS and page JS heap (after a GC), MB: at start and end, and samples in between."
     cdp = page.context.new_cdp_session(page)
     cdp.send('Performance.enable')
     kernel = kernel_process()
     def sample():
         cdp.send('HeapProfiler.collectGarbage')
-        heap = next(m['value'] for m in cdp.send('Performance.getMetrics')['metrics'] if m['name'] == 'JSHeapUsedSize')
+        heap = next(m['value'] for m in cdp.send('Performance.getMetrics')['metrics']
+                    if m['name'] == 'JSHeapUsedSize')
         return kernel.memory_info().rss / 2**20, heap / 2**20
     pg.locator('.bp-play').click()
     page.wait_for_timeout(3000)
@@ -227,7 +241,8 @@ def variant(net, window, server, a, tf):
     from playwright.sync_api import sync_playwright
     name, mode = net.split(':')
     r = dict(name=f'{name} {mode[0]} W={window} {server}', load=[os.getloadavg()[0]])
-    cell = CELL.format(grid=a.grid, speed=a.speed, fps=a.fps, window=window, timeout=a.timeout, net=NETS[name], mode=mode)
+    cell = CELL.format(grid=a.grid, speed=a.speed, fps=a.fps, window=window, timeout=a.timeout,
+                       net=NETS[name], mode=mode)
     with tempfile.TemporaryDirectory() as d, lab(Path(d), server) as (base, token, nbs), \
             chromium_page(sync_playwright) as page:
         errors = []
@@ -267,7 +282,8 @@ def table(results, a, loads):
         ok = lambda c: '' if c is None else (' ok' if c else ' MISSED')
         v = {'load average (1 min), column start / end': '{:.2f} / {:.2f}'.format(*r['load']),
              'painted fps': f"{r['fps']:.1f}{ok(r['fps'] >= 45)}",
-             '  frame sent→arrived / arrived→painted, median ms': '{:.0f} / {:.0f}'.format(*r['cpu_by']['legs']),
+             '  frame sent→arrived / arrived→painted, median ms':
+                 '{:.0f} / {:.0f}'.format(*r['cpu_by']['legs']),
              'TF Playground XOR updates/s (same run)': f"{r['tf']:.1f}",
              'ours / TF': f"{r['fps'] / r['tf']:.2f}{ok(r['fps'] >= 1.2 * r['tf'])}",
              'slider→paint median ms': f"{r['lat']['med']:.0f}{ok(r['lat']['med'] <= 100)}",
@@ -278,17 +294,24 @@ def table(results, a, loads):
              '  other processes (not ours), same time': f"{r['cpu_by']['others']:.0f}",
              'CPU % of machine, paused': f"{r['cpu_paused']:.1f}{ok(r['cpu_paused'] <= 3)}",
              '  frames painted while paused': str(r['paints_paused']),
-             'send→ack round trip median / p99 ms': f"{pct(r['rtt'], .5):.0f} / {pct(r['rtt'], .99):.0f}" if r['rtt'] else 'n/a'}
+             'send→ack round trip median / p99 ms':
+                 f"{pct(r['rtt'], .5):.0f} / {pct(r['rtt'], .99):.0f}" if r['rtt'] else 'n/a'}
         if a.hog:
             v.update({'hog: painted fps': f"{r['fps_hog']:.1f}",
-                      'hog:   frame sent→arrived / arrived→painted, median ms': '{:.0f} / {:.0f}'.format(*r['cpu_by_hog']['legs']),
+                      'hog:   frame sent→arrived / arrived→painted, median ms':
+                          '{:.0f} / {:.0f}'.format(*r['cpu_by_hog']['legs']),
                       'hog: TF Playground XOR updates/s': f"{r['tf_hog']:.1f}",
-                      'hog: ours / TF': f"{r['fps_hog'] / r['tf_hog']:.2f}{ok(r['fps_hog'] >= 1.2 * r['tf_hog'])}",
-                      'hog: slider→paint median ms': f"{r['lat_hog']['med']:.0f}{ok(r['lat_hog']['med'] <= 100)}",
-                      'hog: slider→paint p90 ms': f"{r['lat_hog']['p90']:.0f}{ok(r['lat_hog']['p90'] <= 150)}",
+                      'hog: ours / TF':
+                          f"{r['fps_hog'] / r['tf_hog']:.2f}{ok(r['fps_hog'] >= 1.2 * r['tf_hog'])}",
+                      'hog: slider→paint median ms':
+                          f"{r['lat_hog']['med']:.0f}{ok(r['lat_hog']['med'] <= 100)}",
+                      'hog: slider→paint p90 ms':
+                          f"{r['lat_hog']['p90']:.0f}{ok(r['lat_hog']['p90'] <= 150)}",
                       'hog:   of which frame sent→painted, median': f"{r['lat_hog']['back']:.0f}",
                       'hog:   presses answered': r['lat_hog']['n'],
-                      'hog: round trip median / p99 ms': f"{pct(r['rtt_hog'], .5):.0f} / {pct(r['rtt_hog'], .99):.0f}" if r['rtt_hog'] else 'n/a'})
+                      'hog: round trip median / p99 ms':
+                          f"{pct(r['rtt_hog'], .5):.0f} / {pct(r['rtt_hog'], .99):.0f}"
+                          if r['rtt_hog'] else 'n/a'})
         if r['lost'] is not None: v['frames lost to the ack timeout'] = str(r['lost'])
         if a.minutes:
             (k0, h0), (k1, h1) = r['mem'][0], r['mem'][-1]
@@ -298,9 +321,11 @@ def table(results, a, loads):
         return v
     cols = [col(r) for r in results]
     names = list(cols[0])
-    w, cw = max(map(len, names)), max(14, *(len(r['name']) + 2 for r in results), *(len(c[k]) + 2 for c in cols for k in c))
-    print(f'live view benchmark: grid {a.grid}x{a.grid}, {a.speed} epochs/frame, at most {a.fps:g} fps, {a.seconds:g} s of Play, '
-          f'timeout {a.timeout:g} s, {psutil.cpu_count()} cores; load average (1/5/15 min) at start '
+    w, cw = max(map(len, names)), max(14, *(len(r['name']) + 2 for r in results),
+                                      *(len(c[k]) + 2 for c in cols for k in c))
+    print(f'live view benchmark: grid {a.grid}x{a.grid}, {a.speed} epochs/frame, at most {a.fps:g} fps, '
+          f'{a.seconds:g} s of Play, timeout {a.timeout:g} s, {psutil.cpu_count()} cores; '
+          f'load average (1/5/15 min) at start '
           f'{"/".join(f"{x:.2f}" for x in loads[0])}, at end {"/".join(f"{x:.2f}" for x in loads[1])}')
     print(f'{"":<{w}}' + ''.join(f'{r["name"]:>{cw}}' for r in results))
     for k in names: print(f'{k:<{w}}' + ''.join(f'{c.get(k, ""):>{cw}}' for c in cols))
@@ -309,7 +334,8 @@ def table(results, a, loads):
     for r in results:
         print(f"{r['name']} CPU while playing, % of one core: "
               + ', '.join(f'{k} {v:.0f}' for k, v in sorted(((k, v) for k, v in r['cpu_by'].items()
-                                                               if k not in ('legs', 'others')), key=lambda x: -x[1])))
+                                                               if k not in ('legs', 'others')),
+                                                              key=lambda x: -x[1])))
         if r['errors']: print(f"{r['name']} console errors: {r['errors'][:5]}")
         if 'mem' in r: print(f"{r['name']} memory every 30 s (kernel RSS MB, JS heap MB): "
                              + ' '.join(f'({k:.0f}, {h:.1f})' for k, h in r['mem']))
@@ -323,7 +349,8 @@ def main(a):
     tf = dict(quiet=tf_playground())
     results = [variant(net, w, server, a, tf) for server in a.server for w in a.window for net in a.nets]
     loads.append(os.getloadavg())
-    if a.json: Path(a.json).write_text(json.dumps(dict(results=results, loads=loads, args=vars(a)), default=str))
+    if a.json:
+        Path(a.json).write_text(json.dumps(dict(results=results, loads=loads, args=vars(a)), default=str))
     table(results, a, loads)
     return results
 
@@ -333,13 +360,17 @@ def ints(s): return [int(x) for x in s.split(',')]
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--nets', type=lambda s: s.split(','), default=['2-3-1:weights', '2-3-1:gradients', '2-8-8-1:gradients'],
+    ap.add_argument('--nets', type=lambda s: s.split(','),
+                    default=['2-3-1:weights', '2-3-1:gradients', '2-8-8-1:gradients'],
                     help=f'network:wires per column, networks {list(NETS)}, wires weights or gradients')
     ap.add_argument('--window', type=ints, default=[2], help='frames in flight, e.g. 1,2,3 (one column each)')
     ap.add_argument('--server', type=lambda s: s.split(','), default=['course'],
-                    help='server settings, one column each: course (as tools/course.sh starts JupyterLab) or plain')
-    ap.add_argument('--tf', type=Path, default=TF_MEASURE, help="TF Playground's measure.py (default: %(default)s)")
-    ap.add_argument('--timeout', type=float, default=1.0, help='seconds before an unacknowledged frame counts as lost')
+                    help='server settings, one column each: '
+                         'course (as tools/course.sh starts JupyterLab) or plain')
+    ap.add_argument('--tf', type=Path, default=TF_MEASURE,
+                    help="TF Playground's measure.py (default: %(default)s)")
+    ap.add_argument('--timeout', type=float, default=1.0,
+                    help='seconds before an unacknowledged frame counts as lost')
     ap.add_argument('--seconds', type=float, default=10); ap.add_argument('--samples', type=int, default=20)
     ap.add_argument('--grid', type=int, default=100); ap.add_argument('--speed', type=int, default=10)
     ap.add_argument('--fps', type=float, default=60, help='the kernel paces frames at most this often')

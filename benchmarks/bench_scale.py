@@ -32,8 +32,10 @@ def setups():
     Xd = load_digits_split(test_size=0.2, seed=0)
     return {
         'XOR 2-3-1 (4 pts, sigmoid, MSE)': ([2, 3, 1], 'sigmoid', 'sigmoid', MSELoss, 1.0, *xor4(), 2000),
-        '2-8-8-1 (500 moons, tanh, BCE)': ([2, 8, 8, 1], 'tanh', None, BCEWithLogitsLoss, 0.5, *moons(n=500, seed=0), 1000),
-        'digits 64-128-10 (1437, full batch, CE)': ([64, 128, 10], 'tanh', None, SoftmaxCrossEntropy, 0.5, Xd.X_train, Xd.y_train, 100),
+        '2-8-8-1 (500 moons, tanh, BCE)': ([2, 8, 8, 1], 'tanh', None, BCEWithLogitsLoss, 0.5,
+                                           *moons(n=500, seed=0), 1000),
+        'digits 64-128-10 (1437, full batch, CE)': ([64, 128, 10], 'tanh', None, SoftmaxCrossEntropy, 0.5,
+                                                    Xd.X_train, Xd.y_train, 100),
     }
 
 def build(name, variant):
@@ -55,10 +57,12 @@ def build(name, variant):
         for i, l in enumerate(l for l in net.layers if hasattr(l, 'W')):
             lin = torch.nn.Linear(*l.W.shape)
             with torch.no_grad(): lin.weight.copy_(l.W.T); lin.bias.copy_(l.b)
-            mods += [lin] + ([dict(sigmoid=torch.nn.Sigmoid, tanh=torch.nn.Tanh, relu=torch.nn.ReLU)[act]()] if i < len(sizes) - 2 else [])
+            mods += [lin] + ([dict(sigmoid=torch.nn.Sigmoid, tanh=torch.nn.Tanh, relu=torch.nn.ReLU)[act]()]
+                             if i < len(sizes) - 2 else [])
         if out_act == 'sigmoid': mods.append(torch.nn.Sigmoid())
         tnet = torch.nn.Sequential(*mods)
-        f = {MSELoss: F.mse_loss, BCEWithLogitsLoss: F.binary_cross_entropy_with_logits, SoftmaxCrossEntropy: F.cross_entropy}[Loss]
+        f = {MSELoss: F.mse_loss, BCEWithLogitsLoss: F.binary_cross_entropy_with_logits,
+             SoftmaxCrossEntropy: F.cross_entropy}[Loss]
         opt = torch.optim.SGD(tnet.parameters(), lr=lr)
         def step():
             opt.zero_grad(set_to_none=True)
@@ -67,7 +71,9 @@ def build(name, variant):
         net = tnet
     return net, step
 
-def params_of(net): return [p.detach().clone() for p in (net.params() if hasattr(net, 'layers') and hasattr(net, 'grads') else net.parameters())]
+def params_of(net):
+    return [p.detach().clone()
+            for p in (net.params() if hasattr(net, 'layers') and hasattr(net, 'grads') else net.parameters())]
 
 def check_same(name):
     "Manual and autograd must compute the same update: compare parameters after 3 steps."
@@ -89,7 +95,8 @@ def held_bytes(name, variant):
         for l in net.layers:
             for a in ('x', 'out', 'mask'): add(getattr(l, a, None))
         for a in ('out', 'lse'): add(getattr(loss, a, None))
-        for t in (X, y): seen.pop(t.untyped_storage().data_ptr(), None)   # the data exists anyway: count only what training adds
+        # the data exists anyway: count only what training adds
+        for t in (X, y): seen.pop(t.untyped_storage().data_ptr(), None)
     else:
         ps = [p.requires_grad_() for p in net.params()]
         with torch.autograd.graph.saved_tensors_hooks(lambda t: (add(t), t)[1], lambda t: t):
@@ -99,7 +106,7 @@ def held_bytes(name, variant):
     return sum(seen.values())
 
 def peak_alloc(name, variant):
-    "Peak bytes torch's CPU allocator holds above the step's starting point, during one step (after 3 warm-up steps)."
+    "Peak bytes torch's CPU allocator holds above the step's start, during one step (after 3 warm-up steps)."
     net, step = build(name, variant)
     for _ in range(3): step()
     return torch_peak(step)
@@ -121,12 +128,13 @@ def time_steps(name, repeats):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--threads', type=int, default=1, help='torch.set_num_threads (default 1: these matrices are too small for threads to pay)')
+    ap.add_argument('--threads', type=int, default=1,
+                    help='torch.set_num_threads (default 1: these matrices are too small for threads to pay)')
     ap.add_argument('--repeats', type=int, default=7)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    print(f"torch {torch.__version__}, torch.set_num_threads({a.threads}), {a.repeats} interleaved rounds, median time per step; "
-          f"load average {os.getloadavg()[0]:.2f}")
+    print(f"torch {torch.__version__}, torch.set_num_threads({a.threads}), {a.repeats} interleaved rounds, "
+          f"median time per step; load average {os.getloadavg()[0]:.2f}")
     rows = []
     for name in setups():
         gap = check_same(name)
@@ -134,11 +142,14 @@ def main():
         hb = {v: held_bytes(name, v) for v in ('manual', 'autograd')}
         pk = {v: peak_alloc(name, v) for v in ('manual', 'autograd', 'torch.nn')}
         ok = 'ok' if t['manual'] <= t['torch.nn'] else 'MISSED'
-        rows.append([name, f"{t['manual'] * 1e6:.0f}", f"{t['autograd'] * 1e6:.0f}", f"{t['manual'] / t['autograd']:.2f}x",
-                     f"{t['torch.nn'] * 1e6:.0f}", f"{t['manual'] / t['torch.nn']:.2f}x {ok}", f"{hb['manual'] / 1024:.1f}", f"{hb['autograd'] / 1024:.1f}",
+        rows.append([name, f"{t['manual'] * 1e6:.0f}", f"{t['autograd'] * 1e6:.0f}",
+                     f"{t['manual'] / t['autograd']:.2f}x",
+                     f"{t['torch.nn'] * 1e6:.0f}", f"{t['manual'] / t['torch.nn']:.2f}x {ok}",
+                     f"{hb['manual'] / 1024:.1f}", f"{hb['autograd'] / 1024:.1f}",
                      *(f"{pk[v] / 1024:.1f}" for v in ('manual', 'autograd', 'torch.nn')), f"{gap:.1e}"])
-    head = ['network', 'manual us/step', 'autograd us/step', 'manual/autograd', 'torch.nn us/step', 'manual/torch.nn (target <= 1)',
-            'held KiB manual', 'held KiB autograd', 'peak KiB manual', 'peak KiB autograd', 'peak KiB torch.nn', 'max |Δθ| after 3 steps']
+    head = ['network', 'manual us/step', 'autograd us/step', 'manual/autograd', 'torch.nn us/step',
+            'manual/torch.nn (target <= 1)', 'held KiB manual', 'held KiB autograd',
+            'peak KiB manual', 'peak KiB autograd', 'peak KiB torch.nn', 'max |Δθ| after 3 steps']
     print(Table(head, rows))
 
 if __name__ == '__main__': main()

@@ -1,20 +1,23 @@
 """How often does a 2-h-1 sigmoid network solve XOR? Success rate against h, and randn*0.5 against Xavier.
 
-Not a test: prints two tables. Usage:  python benchmarks/xor_success.py [--seeds 1000] [--epochs 5000] [--threads 1]
+Not a test: prints two tables. Usage:
+    python benchmarks/xor_success.py [--seeds 1000] [--epochs 5000] [--threads 1]
 
-A seed succeeds if its network, initialised exactly as `init_params(hidden_size=h, seed=s, scale=...)` and trained
-full-batch for `epochs` epochs at lr 1.0 (the course's settings; `train_ensemble`, bit-identical to `train` for h <= 4,
-within float rounding above), classifies all four XOR points right (ŷ > 0.5 for the 1s, below for the 0s).
-Failures are split by their final loss: 'plateau' if it is still >= 0.2 (never left the 0.25 plateau, or went back),
-'local min' if it left the plateau but ends with a point wrong. 'left plateau' is the first epoch with loss < 0.2,
-median over the seeds that got there. ± is the binomial standard error sqrt(p(1-p)/n).
-Finally the h = 3 failures of both inits are trained again, from the same start, for `--long` epochs: is "stuck"
-permanent, or only a matter of budget?
+A seed succeeds if its network, initialised exactly as `init_params(hidden_size=h, seed=s, scale=...)` and
+trained full-batch for `epochs` epochs at lr 1.0 (the course's settings; `train_ensemble`, bit-identical to
+`train` for h <= 4, within float rounding above), classifies all four XOR points right (ŷ > 0.5 for the 1s,
+below for the 0s).
+Failures are split by their final loss: 'plateau' if it is still >= 0.2 (never left the 0.25 plateau, or went
+back), 'local min' if it left the plateau but ends with a point wrong. 'left plateau' is the first epoch with
+loss < 0.2, median over the seeds that got there. ± is the binomial standard error sqrt(p(1-p)/n).
+Finally the h = 3 failures of both inits are trained again, from the same start, for `--long` epochs: is
+"stuck" permanent, or only a matter of budget?
 """
 import argparse, time
 import torch
 from backprop_nbdev.dataset import xor_data
-from backprop_nbdev.ensemble import init_ensemble, train_ensemble, ensemble_forward, ensemble_accuracy, solves, first_below
+from backprop_nbdev.ensemble import (init_ensemble, train_ensemble, ensemble_forward, ensemble_accuracy,
+                                     solves, first_below)
 from backprop_nbdev.evaluation import Table
 
 def run(h, seeds, scale, epochs):
@@ -39,8 +42,10 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     seeds = range(a.seeds)
-    head = ['h / init', 'solved', 'success rate', 'stuck: plateau', 'stuck: local min', 'left plateau (median epoch)', 'seconds']
-    print(f"XOR, 2-h-1 sigmoid + MSE, lr 1.0, {a.epochs} epochs, seeds 0..{a.seeds - 1}, torch.set_num_threads({a.threads})\n")
+    head = ['h / init', 'solved', 'success rate', 'stuck: plateau', 'stuck: local min',
+            'left plateau (median epoch)', 'seconds']
+    print(f"XOR, 2-h-1 sigmoid + MSE, lr 1.0, {a.epochs} epochs, seeds 0..{a.seeds - 1}, "
+          f"torch.set_num_threads({a.threads})\n")
     print("Success rate against hidden size (randn * 0.5):")
     rows = []
     for h in range(1, 9):
@@ -60,7 +65,9 @@ def main():
         if not bad: continue
         P, L = train_ensemble(X, y, init_ensemble(bad, hidden_size=3, scale=scale), lr=1.0, epochs=a.long)
         ok = ensemble_accuracy(ensemble_forward(X, P)[0], y) == 1.0
-        print(f"  {'randn * 0.5' if scale == 0.5 else 'xavier'}: seeds {bad}\n    loss at epoch {a.epochs}: {[round(v, 3) for v in L[a.epochs - 1].tolist()]}"
-              f"\n    loss at epoch {a.long}: {[round(v, 3) for v in L[-1].tolist()]}\n    solved by then: {ok.sum().item()} of {len(bad)}")
+        print(f"  {'randn * 0.5' if scale == 0.5 else 'xavier'}: seeds {bad}"
+              f"\n    loss at epoch {a.epochs}: {[round(v, 3) for v in L[a.epochs - 1].tolist()]}"
+              f"\n    loss at epoch {a.long}: {[round(v, 3) for v in L[-1].tolist()]}"
+              f"\n    solved by then: {ok.sum().item()} of {len(bad)}")
 
 if __name__ == '__main__': main()

@@ -1,4 +1,5 @@
-"`backprop-train` as a user meets it: real processes, exit codes, stderr, files on disk. Runs are started in parallel to keep this fast."
+"""`backprop-train` as a user meets it: real processes, exit codes, stderr, files on disk. Runs are started in
+parallel to keep this fast."""
 import json, os, signal, subprocess, sys, time
 import pytest
 import torch
@@ -7,9 +8,11 @@ from backprop_nbdev.io import _checksum, _dump, _KEY, FORMAT, FORMAT_VERSION
 from safetensors.torch import save_file
 
 CLI = [sys.executable, '-m', 'backprop_nbdev.cli']
-SCRIPT = os.path.join(os.path.dirname(sys.executable), 'backprop-train')   # the console script, once installed
+# the console script, once installed
+SCRIPT = os.path.join(os.path.dirname(sys.executable), 'backprop-train')
 EPOCHS = '300'
-NET = ('--dataset', 'moons', '--activation', 'tanh', '--depth', '2', '--loss', 'bce', '--epochs', '200')   # not the course's network
+# not the course's network
+NET = ('--dataset', 'moons', '--activation', 'tanh', '--depth', '2', '--loss', 'bce', '--epochs', '200')
 
 
 def start(*args, cmd=CLI, cwd=None):
@@ -19,20 +22,23 @@ def start(*args, cmd=CLI, cwd=None):
 
 def finish(procs):
     "Wait for every process; return name -> (exit code, stdout, stderr)."
-    return {name: (lambda so_se: (p.returncode, *so_se))(p.communicate(timeout=120)) for name, p in procs.items()}
+    return {name: (lambda so_se: (p.returncode, *so_se))(p.communicate(timeout=120))
+            for name, p in procs.items()}
 
 
 def odd_files(d):
-    "Model files a user could be handed: a float seed, a list as the dataset, float16 tensors with a valid checksum."
+    "Model files a user could be handed: float seed, list as dataset, float16 tensors with a valid checksum."
     X, y = xor_data()
     save_model(d / 'float_seed.safetensors', init_params(), data=(X, y), seed=1.5, dataset='xor')
     save_model(d / 'list_dataset.safetensors', init_params(), data=(X, y), seed=42, dataset=['xor'])
     net = mlp([2, 3, 1], out_act='sigmoid')
-    tensors = {f'{k}{i}': p.detach().half().contiguous() for i, l in enumerate([net.layers[0], net.layers[2]], 1) for k, p in (('W', l.W), ('b', l.b))}
+    tensors = {f'{k}{i}': p.detach().half().contiguous()
+               for i, l in enumerate([net.layers[0], net.layers[2]], 1) for k, p in (('W', l.W), ('b', l.b))}
     info = dict(format=FORMAT, format_version=FORMAT_VERSION, library_version='0.1.0', meta={},
                 architecture=dict(sizes=[2, 3, 1], activation='sigmoid', loss='mse', dtype='float16'))
     text = _dump(info)
-    save_file(tensors, str(d / 'half.safetensors'), metadata={_KEY: f'{text[:-1]},"sha256":"{_checksum(text, tensors)}"}}'})
+    save_file(tensors, str(d / 'half.safetensors'),
+              metadata={_KEY: f'{text[:-1]},"sha256":"{_checksum(text, tensors)}"}}'})
 
 
 @pytest.fixture(scope='module')
@@ -73,13 +79,16 @@ def runs(tmp_path_factory):
 def test_help_is_complete(runs):
     code, out, err = runs['help']
     assert code == 0 and err == ''
-    for opt in ('--dataset', '--hidden', '--depth', '--activation', '--loss', '--lr', '--epochs', '--seed', '--dtype', '--out', '--load', '--no-progress', '--quiet', '--version'):
+    for opt in ('--dataset', '--hidden', '--depth', '--activation', '--loss', '--lr', '--epochs', '--seed',
+                '--dtype', '--out', '--load', '--no-progress', '--quiet', '--version'):
         assert opt in out, opt
-    for default in ('(default: xor)', '(default: 3)', '(default: 1)', '(default: sigmoid)', '(default: mse)', '(default: 1.0)', '(default: 5000)', '(default: 42)', '(default: float32)'):
+    for default in ('(default: xor)', '(default: 3)', '(default: 1)', '(default: sigmoid)', '(default: mse)',
+                    '(default: 1.0)', '(default: 5000)', '(default: 42)', '(default: float32)'):
         assert default in out, default
     flat = ' '.join(out.split())
     assert 'exit codes' in out and '{sigmoid,tanh,relu}' in out and '{mse,bce}' in out
-    assert 'units in each hidden layer, 1-1024' in flat and 'hidden layers, 1-4' in flat and '1-1,000,000' in flat
+    assert ('units in each hidden layer, 1-1024' in flat and 'hidden layers, 1-4' in flat
+            and '1-1,000,000' in flat)
 
 
 def test_run_writes_everything(runs):
@@ -87,7 +96,8 @@ def test_run_writes_everything(runs):
     a = runs['dirs'][0]
     assert code == 0 and err == ''
     assert 'xor: 2-3-1 sigmoid network, float32' in out and 'final loss' in out and 'wrote' in out
-    assert sorted(p.name for p in a.iterdir()) == ['boundary.png', 'loss.png', 'losses.json', 'model.safetensors']
+    assert sorted(p.name for p in a.iterdir()) == ['boundary.png', 'loss.png', 'losses.json',
+                                                   'model.safetensors']
     for png in ('loss.png', 'boundary.png'):
         assert (a / png).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and (a / png).stat().st_size > 5000
     net, meta = load_model(a / 'model.safetensors', expect_data=xor_data())
@@ -99,7 +109,7 @@ def test_quiet_prints_nothing(runs):
 
 
 def test_same_args_bit_identical(runs):
-    "Two separate processes, same seed and arguments: identical loss history and an identical model file, byte for byte."
+    "Two separate processes, same seed and arguments: the same loss history and model file, byte for byte."
     for a, b in (runs['dirs'], runs['net_dirs']):
         la, lb = json.loads((a / 'losses.json').read_text()), json.loads((b / 'losses.json').read_text())
         assert len(la) in (200, int(EPOCHS)) and la == lb
@@ -107,7 +117,7 @@ def test_same_args_bit_identical(runs):
 
 
 def test_cli_equals_library(runs):
-    "The command line runs the library: the course's `train` for the defaults, a Trainer for the rest, bit for bit."
+    "The CLI runs the library: the course's `train` for the defaults, a Trainer for the rest, bit for bit."
     X, y = xor_data()
     _, losses = train(X, y, init_params(seed=42), lr=1.0, epochs=int(EPOCHS))
     assert json.loads((runs['dirs'][0] / 'losses.json').read_text()) == losses
@@ -147,22 +157,26 @@ def test_bad_model_file_exit_2_one_line(runs, name, message):
 def test_divergence_exit_3(runs):
     code, out, err = runs['diverge']
     assert code == 3 and err.count('\n') == 1
-    assert err.startswith('backprop-train: error: training diverged at epoch') and 'lower the learning rate' in err
+    assert (err.startswith('backprop-train: error: training diverged at epoch')
+            and 'lower the learning rate' in err)
 
 
 def test_load_evaluates(runs):
-    for name, d, text in (('load_a', runs['dirs'][0], 'xor, 2-3-1 sigmoid network, float32, mse loss '),
-                          ('load_net', runs['net_dirs'][0], 'moons, 2-3-3-1 tanh network, float32, bce loss ')):
+    for name, d, text in (
+            ('load_a', runs['dirs'][0], 'xor, 2-3-1 sigmoid network, float32, mse loss '),
+            ('load_net', runs['net_dirs'][0], 'moons, 2-3-3-1 tanh network, float32, bce loss ')):
         code, out, err = runs[name]
         net, meta = load_model(d / 'model.safetensors')
         X, y = (xor_data() if meta['dataset'] == 'xor' else moons(seed=42))
         L = LOSSES[meta['architecture']['loss']]()(net(X), y).item()
-        assert (code, err) == (0, '') and out.startswith(f"{d / 'model.safetensors'}: {text}{L:.7g}, accuracy "), out
+        assert (code, err) == (0, '') and out.startswith(
+            f"{d / 'model.safetensors'}: {text}{L:.7g}, accuracy "), out
 
 
 def test_interrupt_keeps_what_was_learned(tmp_path):
     "Ctrl-C during training: exit 130, and the model and losses of the epochs done are written."
-    p = start('--dataset', 'moons', '--hidden', '16', '--depth', '3', '--epochs', '1000000', '--out', str(tmp_path), '--no-progress')
+    p = start('--dataset', 'moons', '--hidden', '16', '--depth', '3', '--epochs', '1000000',
+              '--out', str(tmp_path), '--no-progress')
     line = p.stdout.readline()                       # the header line: training has started
     assert line.startswith('moons: 2-16-16-16-1'), line
     time.sleep(1.0)
@@ -175,7 +189,8 @@ def test_interrupt_keeps_what_was_learned(tmp_path):
     assert 0 < len(losses) == meta['epochs'] < 1000000 and meta['final_loss'] == losses[-1]
 
 
-@pytest.mark.skipif(not os.path.exists(SCRIPT), reason='console script backprop-train not installed (pip install -e .)')
+@pytest.mark.skipif(not os.path.exists(SCRIPT),
+                    reason='console script backprop-train not installed (pip install -e .)')
 def test_console_script(tmp_path):
     r = finish(dict(help=start('--help', cmd=[SCRIPT]), bad=start('--lr', '0', cmd=[SCRIPT])))
     assert r['help'][0] == 0 and '--epochs' in r['help'][1]
@@ -183,6 +198,7 @@ def test_console_script(tmp_path):
 
 
 def test_cli_does_not_import_widgets():
-    code = "import sys, backprop_nbdev.cli; print(sorted(m for m in ('ipywidgets', 'anywidget') if m in sys.modules))"
+    code = ("import sys, backprop_nbdev.cli; "
+            "print(sorted(m for m in ('ipywidgets', 'anywidget') if m in sys.modules))")
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.strip() == '[]', r

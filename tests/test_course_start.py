@@ -1,23 +1,26 @@
-"""The README's first command, `bash tools/course.sh`: tools/setup.sh installs once and then returns at once, and the
-course opens in a JupyterLab with no news toast, serving nbs/ from the venv.
+"""The README's first command, `bash tools/course.sh`: tools/setup.sh installs once and then returns at once,
+and the course opens in a JupyterLab with no news toast, serving nbs/ from the venv.
 
-Needs the set-up .venv that tools/test.sh (or CI's tools/setup.sh) has just made; nothing here installs anything."""
+Needs the set-up .venv that tools/test.sh (or CI's tools/setup.sh) has just made; nothing here installs
+anything."""
 import json, os, re, shutil, socket, subprocess, time, urllib.request
 from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / '.venv'
-NOTIFICATION = '@jupyterlab/apputils-extension:notification'   # plugin id, as in the schema's package and file name
+# plugin id, as in the schema's package and file name
+NOTIFICATION = '@jupyterlab/apputils-extension:notification'
 
 def setup_sh(*args, cwd=ROOT, **env):
-    return subprocess.run(['bash', str(cwd / 'tools' / 'setup.sh'), *args], capture_output=True, text=True, timeout=60,
-                          env=dict(os.environ, **env))
+    return subprocess.run(['bash', str(cwd / 'tools' / 'setup.sh'), *args], capture_output=True, text=True,
+                          timeout=60, env=dict(os.environ, **env))
 
 @pytest.fixture(scope='module', autouse=True)
 def set_up():
     r = setup_sh('--check')
-    if r.returncode: pytest.fail(f'.venv is not set up and current ({r.stdout.strip()}): run bash tools/setup.sh')
+    if r.returncode:
+        pytest.fail(f'.venv is not set up and current ({r.stdout.strip()}): run bash tools/setup.sh')
 
 def test_setup_runs_pip_only_once():
     t0 = time.perf_counter()
@@ -26,12 +29,14 @@ def test_setup_runs_pip_only_once():
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout == '.venv is set up (nothing to install)\n' and r.stderr == '', r.stdout + r.stderr
     assert took < 3, f'the set-up path took {took:.2f} s'    # about 0.1 s; generous for a loaded machine
-    digest, made_in = (VENV / '.backprop-setup').read_text().splitlines()   # hash of the inputs; where .venv was made
+    # hash of the inputs; where .venv was made
+    digest, made_in = (VENV / '.backprop-setup').read_text().splitlines()
     assert re.fullmatch('[0-9a-f]{64}', digest) and made_in == str(ROOT.resolve())
 
 def test_setup_reinstalls_when_requirements_change(tmp_path):
-    """A copy of the project's setup inputs, with a .venv made of links into this one and a stamp for the copy, is
-    current; a new requirement or torch pin, or a stamp from elsewhere (a moved clone), calls for an install."""
+    """A copy of the project's setup inputs, with a .venv made of links into this one and a stamp for the
+    copy, is current; a new requirement or torch pin, or a stamp from elsewhere (a moved clone), calls for
+    an install."""
     (tmp_path / 'tools').mkdir()
     shutil.copy(ROOT / 'tools' / 'setup.sh', tmp_path / 'tools')
     for f in 'settings.ini', 'setup.py', 'pyproject.toml': shutil.copy(ROOT / f, tmp_path)
@@ -43,7 +48,8 @@ def test_setup_reinstalls_when_requirements_change(tmp_path):
     digest = (VENV / '.backprop-setup').read_text().splitlines()[0]
     stamp = venv / '.backprop-setup'
     stamp.write_text(f'{digest}\n{tmp_path.resolve()}\n')
-    check = lambda **env: setup_sh('--check', cwd=tmp_path, **env)   # --check only reads: nothing is installed here
+    # --check only reads: nothing is installed here
+    check = lambda **env: setup_sh('--check', cwd=tmp_path, **env)
     r = check()
     assert r.returncode == 0, r.stdout
     r = check(TORCH_SPEC='torch==2.1.0')
@@ -58,8 +64,9 @@ def test_setup_reinstalls_when_requirements_change(tmp_path):
     assert r.returncode == 1 and 'settings.ini' in r.stdout, r.stdout
 
 def test_notification_settings_exist():
-    "The settings course.sh overrides are this JupyterLab's: an unknown plugin id or setting would be ignored silently."
-    schema = json.loads((VENV / 'share/jupyter/lab/schemas/@jupyterlab/apputils-extension/notification.json').read_text())
+    "Settings course.sh overrides are this JupyterLab's: an unknown plugin id or setting is ignored silently."
+    schema = json.loads((VENV / 'share/jupyter/lab/schemas/@jupyterlab/'
+                                'apputils-extension/notification.json').read_text())
     assert {c['const'] for c in schema['properties']['fetchNews']['oneOf']} >= {'false'}
     assert schema['properties']['checkForUpdates']['type'] == 'boolean'
 
@@ -71,9 +78,10 @@ def test_course_opens_jupyterlab(tmp_path):
     psutil = pytest.importorskip('psutil')
     port, token = free_port(), os.urandom(16).hex()
     # a fresh user-settings dir: the learner's own JupyterLab settings would override the course's defaults
-    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(tmp_path / 'settings'), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / 'ws'))
-    cmd = ['bash', str(ROOT / 'tools' / 'course.sh'), '--no-browser', '--ip=127.0.0.1', f'--port={port}', '--port-retries=0',
-           f'--IdentityProvider.token={token}']
+    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(tmp_path / 'settings'),
+               JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / 'ws'))
+    cmd = ['bash', str(ROOT / 'tools' / 'course.sh'), '--no-browser', '--ip=127.0.0.1', f'--port={port}',
+           '--port-retries=0', f'--IdentityProvider.token={token}']
     base = f'http://127.0.0.1:{port}'
     def api(path):
         req = urllib.request.Request(base + path, headers={'Authorization': f'token {token}'})
@@ -82,12 +90,16 @@ def test_course_opens_jupyterlab(tmp_path):
     before = overrides_json.stat().st_mtime_ns if overrides_json.exists() else -1
     log = tmp_path / 'course.log'
     t0 = time.perf_counter()
-    with open(log, 'w') as out:   # its own session: every process it starts can be found, and none may outlive it
-        proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    with open(log, 'w') as out:
+        # its own session: every process it starts can be found, and none may outlive it
+        proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     try:
         while True:
-            if proc.poll() is not None: pytest.fail(f'course.sh exited with {proc.returncode}:\n{log.read_text()[-3000:]}')
-            if time.perf_counter() - t0 > 60: pytest.fail(f'JupyterLab did not answer within 60 s:\n{log.read_text()[-3000:]}')
+            if proc.poll() is not None:
+                pytest.fail(f'course.sh exited with {proc.returncode}:\n{log.read_text()[-3000:]}')
+            if time.perf_counter() - t0 > 60:
+                pytest.fail(f'JupyterLab did not answer within 60 s:\n{log.read_text()[-3000:]}')
             try: status = api('/api/status'); break
             except OSError: time.sleep(0.05)
         took = time.perf_counter() - t0
@@ -98,8 +110,10 @@ def test_course_opens_jupyterlab(tmp_path):
         server = psutil.Process(proc.pid)
         assert Path(server.cwd()) == ROOT / 'nbs'
         assert Path(server.cmdline()[0]).parent == VENV / 'bin'
-        assert 'index.ipynb' in server.cmdline() and ('--allow-root' in server.cmdline()) == (os.geteuid() == 0)
-        assert server.environ()['PATH'].split(os.pathsep)[0] == str(VENV / 'bin')   # kernels and terminals see the venv
+        assert ('index.ipynb' in server.cmdline()
+                and ('--allow-root' in server.cmdline()) == (os.geteuid() == 0))
+        # kernels and terminals see the venv
+        assert server.environ()['PATH'].split(os.pathsep)[0] == str(VENV / 'bin')
         assert api('/api/contents/index.ipynb?content=0')['type'] == 'notebook'
         # no news toast, no update check: the override file, and the defaults this server hands the browser
         assert overrides_json.stat().st_mtime_ns > before, 'course.sh did not write overrides.json'

@@ -1,13 +1,13 @@
-"""Flow control of the playground's live view, kernel side, without a browser: a fake page acknowledges (or loses)
-frames from another thread, as the real page's messages arrive on a kernel thread that is not the loop's.
-Run with -s to see what a lost acknowledgement costs."""
+"""Flow control of the playground's live view, kernel side, without a browser: a fake page acknowledges (or
+loses) frames from another thread, as the real page's messages arrive on a kernel thread that is not the
+loop's. Run with -s to see what a lost acknowledgement costs."""
 import asyncio, threading, time
 import numpy as np, pytest
 from backprop_nbdev.playground import Playground, _post
 
 
 class FakePage:
-    "Records the frames the board sends and acknowledges each after `delay` s from another thread, unless told to drop it."
+    "Records the board's frames; acks each after `delay` s from another thread, unless told to drop it."
     def __init__(self, pg, delay=0.03, drop=()):
         self.pg, self.board, self.delay, self.drop, self.frames = pg, pg.board, delay, set(drop), []
         self.board.send = self.receive
@@ -22,7 +22,7 @@ class FakePage:
 
 
 def live(seconds, **kw):
-    "Make a Playground inside a running event loop, hand it to `setup`, play for `seconds`, pause; return (pg, page)."
+    "Make a Playground in a running event loop, hand it to `setup`, play `seconds`, pause; return (pg, page)."
     setup = kw.pop('setup', lambda pg: FakePage(pg))
     async def main():
         pg = Playground(**kw)
@@ -37,12 +37,13 @@ def live(seconds, **kw):
 
 @pytest.mark.parametrize('window', [1, 2, 3])
 def test_never_beyond_window(window):
-    "Frames in flight never exceed the window, and the loop still runs at the rate the acknowledgements allow."
+    "Frames in flight never exceed the window, and the loop still runs as fast as the acknowledgements allow."
     pg, page = live(1.0, speed=10, grid=50, window=window, setup=lambda pg: FakePage(pg, delay=0.05))
     in_flight = [k for _, _, k in page.frames]
     assert max(in_flight) <= window, in_flight                # counted with this frame
     sent = len(page.frames) - 1                              # minus the still frame sent on 'visible'
-    assert 0.5 * window / 0.05 <= sent <= 65, sent           # about window / round trip, capped by the 60 fps pace
+    # about window / round trip, capped by the 60 fps pace
+    assert 0.5 * window / 0.05 <= sent <= 65, sent
     print(f'\nwindow {window}, 50 ms round trip: {sent} frames in 1 s')
     pg.close()
 
@@ -102,7 +103,7 @@ def test_pause_and_unseen_stop_frames_and_training():
 
 
 def test_slider_from_another_thread_reaches_the_next_frame():
-    "The slider's observer runs on another thread (a kernel subshell): it only posts; the next frame uses the value."
+    "The slider's observer runs on a kernel subshell's thread: it only posts; the next frame uses the value."
     async def main():
         pg = Playground(speed=10, grid=50)
         page = FakePage(pg, delay=0.02)
@@ -120,8 +121,9 @@ def test_losses_of_unsent_frames_reach_the_page():
     pg = Playground(speed=5, grid=10, window=1)
     sent = []
     pg.board.send = lambda content, buffers: sent.append((content, buffers))
-    pg.board._handle({'type': 'hello', 'view': 'v'}); pg.board._handle({'type': 'visible', 'view': 'v', 'value': True})
-    for _ in range(4): pg._frame(5)              # window 1, no acks: only the still frame sent on 'visible' is out
+    pg.board._handle({'type': 'hello', 'view': 'v'})
+    pg.board._handle({'type': 'visible', 'view': 'v', 'value': True})
+    for _ in range(4): pg._frame(5)   # window 1, no acks: only the still frame sent on 'visible' is out
     pg.board._handle({'type': 'ack', 'seq': pg.board.flow.seq})
     pg._frame(5)
     losses = [v for _, b in sent for v in np.frombuffer(b[1], '<f4')]
@@ -131,11 +133,12 @@ def test_losses_of_unsent_frames_reach_the_page():
 
 
 def test_a_new_view_gets_the_whole_curve():
-    "A view opened later (a reload, a second view) gets one frame with the whole curve, the epochs spelled out."
+    "A view opened later (a reload, a second view) gets one frame with the whole curve, epochs spelled out."
     pg = Playground(speed=100, grid=10)
     sent = []
     pg.board.send = lambda content, buffers: sent.append((content, buffers))
-    pg.board._handle({'type': 'hello', 'view': 'a'}); pg.board._handle({'type': 'visible', 'view': 'a', 'value': True})
+    pg.board._handle({'type': 'hello', 'view': 'a'})
+    pg.board._handle({'type': 'visible', 'view': 'a', 'value': True})
     for _ in range(3):
         pg._frame(100); pg.board._handle({'type': 'ack', 'seq': pg.board.flow.seq})
     pg.board._handle({'type': 'hello', 'view': 'b'})

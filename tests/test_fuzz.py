@@ -1,9 +1,10 @@
 """Hypothesis fuzzing of the public API with malformed inputs.
 
-For every public function, start from a valid call, replace ONE argument with something drawn from a wide space of
-wrong things (None, str, list, numpy arrays, int/bool/complex/half tensors, wrong shapes, NaN/inf, huge and negative
-numbers, mismatched dtypes), and call it. Only the doors are fuzzed: the functions a user calls with their own data and
-settings. The maths they call (sigmoid, forward, backward, a layer's forward) is the equation alone, unchecked.
+For every public function, start from a valid call, replace ONE argument with something drawn from a wide
+space of wrong things (None, str, list, numpy arrays, int/bool/complex/half tensors, wrong shapes, NaN/inf,
+huge and negative numbers, mismatched dtypes), and call it. Only the doors are fuzzed: the functions a user
+calls with their own data and settings. The maths they call (sigmoid, forward, backward, a layer's forward)
+is the equation alone, unchecked.
 The contract: the call either succeeds or raises ValueError or TypeError (DivergenceError from training,
 FileNotFoundError/IsADirectoryError for paths), with a non-empty message that names the replaced argument.
 Anything else (IndexError, RuntimeError, AttributeError from deep inside torch) fails.
@@ -31,7 +32,8 @@ MODEL = os.path.join(TMP, 'good.safetensors')
 bp.save_model(MODEL, P, data=(X, Y), seed=42)
 
 # ---------------------------------------------------------------- what a malformed input looks like
-DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.int32, torch.uint8, torch.bool, torch.complex64]
+DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.int32, torch.uint8,
+          torch.bool, torch.complex64]
 FILLS = ['zeros', 'randn', 'nan', 'inf', '-inf', 'huge', 'neg_zero']
 
 @st.composite
@@ -41,8 +43,9 @@ def tensors(draw, dtypes=DTYPES, shapes=None):
     shape = draw(shapes) if shapes is not None else tuple(draw(st.lists(st.integers(0, 5), max_size=3)))
     fill = draw(st.sampled_from(FILLS))
     t = torch.randn(shape, generator=torch.Generator().manual_seed(draw(st.integers(0, 99))))
-    t = {'zeros': t * 0, 'randn': t, 'nan': t.fill_(math.nan), 'inf': t.fill_(math.inf), '-inf': t.fill_(-math.inf),
-         'huge': t.fill_(1e38), 'neg_zero': t.fill_(-0.0)}[fill]
+    values = {'zeros': 0.0, 'nan': math.nan, 'inf': math.inf, '-inf': -math.inf,
+              'huge': 1e38, 'neg_zero': -0.0}
+    if fill != 'randn': t = t.fill_(values[fill])
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')          # casting NaN to int warns
         t = t.to(dtype)
@@ -51,12 +54,14 @@ def tensors(draw, dtypes=DTYPES, shapes=None):
 
 def like(ref):
     "Tensors close to `ref`: its shape with another dtype or bad values, or a neighbouring shape."
-    near = st.sampled_from([tuple(ref.shape), tuple(ref.shape[::-1]), tuple(ref.shape[:-1]), (*ref.shape, 1), (0, *ref.shape[1:])])
+    near = st.sampled_from([tuple(ref.shape), tuple(ref.shape[::-1]), tuple(ref.shape[:-1]), (*ref.shape, 1),
+                            (0, *ref.shape[1:])])
     return tensors(shapes=near)
 
 junk = st.one_of(
     st.none(), st.booleans(), st.text(max_size=4), st.integers(-2**70, 2**70), st.floats(),
-    st.lists(st.floats(), max_size=4), st.lists(st.lists(st.floats(-2, 2), min_size=2, max_size=2), min_size=4, max_size=4),
+    st.lists(st.floats(), max_size=4),
+    st.lists(st.lists(st.floats(-2, 2), min_size=2, max_size=2), min_size=4, max_size=4),
     st.builds(np.zeros, st.sampled_from([(4, 2), (4, 1), (2, 3)])), st.just(object()), st.just({'a': 1}),
     st.sampled_from([torch.float32, torch.int64, torch.device('cpu'), 'cpu', 'float32']),
 )
@@ -71,7 +76,8 @@ def tuple_with_bad_field(base):
 
 def bad(arg):
     "The malformed values to try for an argument called `arg`."
-    if arg == 'params': return st.one_of(anything, tuple_with_bad_field(P), st.just(bp.init_params(dtype=torch.float64)))
+    if arg == 'params': return st.one_of(anything, tuple_with_bad_field(P),
+                                         st.just(bp.init_params(dtype=torch.float64)))
     if arg == 'grads': return st.one_of(anything, tuple_with_bad_field(G))
     if arg == 'cache': return st.one_of(anything, tuple_with_bad_field(C))
     if arg in ('X', 'y', 'y_pred', 'x', 's'): return st.one_of(anything, like({'X': X, 'y': Y}.get(arg, YP)))
@@ -83,45 +89,55 @@ def _save(**kw): return bp.save_model(os.path.join(TMP, 'fuzz.safetensors'), **k
 def _net(): return bp.mlp([2, 3, 1], 'sigmoid', 'sigmoid', scale=0.5, seed=42)
 def _fit(net, **kw):
     net = _net() if net is None else net
-    return bp.fit(net, bp.MSELoss(), bp.SGD(_net().params() if not isinstance(net, bp.Sequential) else net.params(), 0.5), **kw)
+    return bp.fit(net, bp.MSELoss(),
+                  bp.SGD(_net().params() if not isinstance(net, bp.Sequential) else net.params(), 0.5), **kw)
 def _trainer_step(n): return bp.Trainer(X, Y).step(n)
 
 CASES = {  # name: (function, valid keyword arguments; each one is replaced in turn)
     'xor_data': (bp.xor_data, dict(dtype=torch.float32, device=None)),
-    'init_params': (bp.init_params, dict(input_size=2, hidden_size=3, output_size=1, scale=0.5, seed=42, dtype=torch.float32, device=None)),
+    'init_params': (bp.init_params, dict(input_size=2, hidden_size=3, output_size=1, scale=0.5, seed=42,
+                                         dtype=torch.float32, device=None)),
     'train': (bp.train, dict(X=X, y=Y, params=P, lr=1.0, epochs=3, log_every=None)),
     'predict': (bp.predict, dict(X=X, params=P)),
     'accuracy': (bp.accuracy, dict(y_pred=YP, y=Y)),
     'results_table': (bp.results_table, dict(X=X, y=Y, y_pred=YP)),
     'autograd_grads': (bp.autograd_grads, dict(X=X, y=Y, params=P)),
     'train_autograd': (bp.train_autograd, dict(X=X, y=Y, params=P, lr=1.0, epochs=3)),
-    'plot_decision_boundary': (bp.plot_decision_boundary, dict(model=P, X=X, y=Y, ax=None, bounds=None, n=5, cmap='RdYlBu_r')),
+    'plot_decision_boundary': (bp.plot_decision_boundary, dict(model=P, X=X, y=Y, ax=None, bounds=None, n=5,
+                                                               cmap='RdYlBu_r')),
     'decision_grid': (bp.decision_grid, dict(model=P, bounds=(-0.5, 1.5, -0.5, 1.5), n=5)),
     'plot_loss': (bp.plot_loss, dict(losses=[0.3, 0.2], ax=None, label=None)),
-    'mlp': (bp.mlp, dict(sizes=[2, 4, 1], act='tanh', out_act='sigmoid', scale=0.5, seed=1, dtype=torch.float32, device=None)),
+    'mlp': (bp.mlp, dict(sizes=[2, 4, 1], act='tanh', out_act='sigmoid', scale=0.5, seed=1,
+                         dtype=torch.float32, device=None)),
     'fit': (_fit, dict(net=None, X=X, y=Y, epochs=3, batch_size=None, seed=0, l2=0.0)),
-    'Trainer': (bp.Trainer, dict(X=X, y=Y, hidden=3, depth=2, activation='tanh', loss='bce', lr=1.0, seed=42, scale=0.5, batch_size=None, l2=0.0)),
+    'Trainer': (bp.Trainer, dict(X=X, y=Y, hidden=3, depth=2, activation='tanh', loss='bce', lr=1.0, seed=42,
+                                 scale=0.5, batch_size=None, l2=0.0)),
     'Trainer.step': (_trainer_step, dict(n=3)),
     'save_model': (_save, dict(net=P, data=(X, Y), note='ok')),
     'save_model(path)': (bp.save_model, dict(path=os.path.join(TMP, 'fuzz2.safetensors'), net=P)),
     'load_model': (bp.load_model, dict(path=MODEL, expect_data=(X, Y))),
-    'init_ensemble': (bp.init_ensemble, dict(seeds=[0, 1], input_size=2, hidden_size=3, output_size=1, scale=0.5, dtype=torch.float32, device=None)),
+    'init_ensemble': (bp.init_ensemble, dict(seeds=[0, 1], input_size=2, hidden_size=3, output_size=1,
+                                             scale=0.5, dtype=torch.float32, device=None)),
     'train_ensemble': (bp.train_ensemble, dict(X=X, y=Y, P=bp.init_ensemble([0, 1]), lr=1.0, epochs=3)),
     'make_2d': (bp.make_2d, dict(name='moons', n=20, noise=0.1, seed=0, dtype=torch.float32, device=None)),
     'circles': (bp.circles, dict(n=20, noise=0.1, factor=0.5, seed=0)),
     'spirals': (bp.spirals, dict(n=20, noise=0.1, turns=1.5, seed=0)),
     'gaussians': (bp.gaussians, dict(n=20, noise=0.5, distance=3.0, seed=0)),
     'split_data': (bp.split_data, dict(X=X, y=Y, test_frac=0.25, seed=0)),
-    'load_digits_split': (bp.load_digits_split, dict(test_size=0.2, seed=0, dtype=torch.float32, device=None)),
-    'numerical_grad': (bp.numerical_grad, dict(f=lambda ps: sum((p ** 2).sum() for p in ps), params=P, eps=1e-6)),
-    'check_backward': (lambda fn, **kw: bp.check_backward(fn, verbose=False, **kw), dict(fn=bp.backward_steps, hidden_act='sigmoid', loss='mse')),
+    'load_digits_split': (bp.load_digits_split, dict(test_size=0.2, seed=0, dtype=torch.float32,
+                                                     device=None)),
+    'numerical_grad': (bp.numerical_grad, dict(f=lambda ps: sum((p ** 2).sum() for p in ps), params=P,
+                                               eps=1e-6)),
+    'check_backward': (lambda fn, **kw: bp.check_backward(fn, verbose=False, **kw),
+                       dict(fn=bp.backward_steps, hidden_act='sigmoid', loss='mse')),
 }
 
 TRAINING = (ValueError, TypeError, bp.DivergenceError)
 FILES = (ValueError, TypeError, FileNotFoundError, IsADirectoryError)
-ALLOWED = {'train': TRAINING, 'train_autograd': TRAINING, 'fit': TRAINING, 'Trainer.step': TRAINING, 'train_ensemble': TRAINING,
-           'save_model(path)': FILES, 'load_model': FILES}
-SLOW = dict(epochs=100, n=300, input_size=10**5, hidden_size=10**5, output_size=10**5, hidden=64)   # larger valid values: not fuzzed
+ALLOWED = {'train': TRAINING, 'train_autograd': TRAINING, 'fit': TRAINING, 'Trainer.step': TRAINING,
+           'train_ensemble': TRAINING, 'save_model(path)': FILES, 'load_model': FILES}
+# larger valid values: not fuzzed
+SLOW = dict(epochs=100, n=300, input_size=10**5, hidden_size=10**5, output_size=10**5, hidden=64)
 
 def _int(v): return isinstance(v, int) and not isinstance(v, bool)
 
@@ -137,7 +153,8 @@ def in_dir(d):
     try: yield
     finally: os.chdir(old)
 
-# Two arguments that must agree (rows of X and y, shapes of y_pred and y): a message naming either one is fair.
+# Two arguments that must agree (rows of X and y, shapes of y_pred and y): a message naming either one is
+# fair.
 PARTNERS = dict(X=('y',), y=('X', 'y_pred'), y_pred=('y',))
 
 def check_call(fname, arg, value):
@@ -145,13 +162,15 @@ def check_call(fname, arg, value):
     kw = dict(kw)
     if arg in kw: kw[arg] = value
     try:
-        with warnings.catch_warnings(), in_dir(os.path.join(TMP, fname)):   # junk str paths land in a scratch dir per function
+        # junk str paths land in a scratch dir per function
+        with warnings.catch_warnings(), in_dir(os.path.join(TMP, fname)):
             warnings.simplefilter('ignore')
             fn(**kw)
     except ALLOWED.get(fname, (ValueError, TypeError)) as e:
         msg = str(e)
         assert msg.strip(), f"{fname}({arg}={value!r}) raised {type(e).__name__} with an empty message"
-        assert any(names(msg, a) for a in (arg, *PARTNERS.get(arg, ()))), f"{fname}({arg}=...) raised {type(e).__name__} whose message does not name {arg!r}: {msg}"
+        assert any(names(msg, a) for a in (arg, *PARTNERS.get(arg, ()))), (
+            f"{fname}({arg}=...) raised {type(e).__name__} whose message does not name {arg!r}: {msg}")
     finally:
         plt.close('all')
 
@@ -181,9 +200,10 @@ def test_save_model_metadata(key, value):
 
 
 @settings(max_examples=40, deadline=None)
-@given(edits=st.lists(st.tuples(st.integers(0, 10**4), st.integers(0, 255)), min_size=1, max_size=4), cut=st.integers(0, 10**4))
+@given(edits=st.lists(st.tuples(st.integers(0, 10**4), st.integers(0, 255)), min_size=1, max_size=4),
+       cut=st.integers(0, 10**4))
 def test_load_model_mutated_file(edits, cut):
-    "A valid file with a few bytes changed and maybe cut short: ValueError, or (only if nothing changed) the same model."
+    "A valid file, a few bytes changed, maybe cut short: ValueError, or the same model only if unchanged."
     good = open(MODEL, 'rb').read()
     b = bytearray(good)
     for i, v in edits: b[i % len(b)] = v
@@ -195,24 +215,30 @@ def test_load_model_mutated_file(edits, cut):
     with pytest.raises(ValueError, match='is not a valid model file'): bp.load_model(path)
 
 
-SILENT = [  # malformed inputs that once passed without any error (the caller got garbage, or waited forever): each must now be refused
+# malformed inputs that once passed without any error (the caller got garbage, or waited forever): each must
+# now be refused
+SILENT = [
     ('xor_data(dtype=torch.int64) returns integer tensors', lambda: bp.xor_data(dtype=torch.int64), 'dtype'),
-    ('init_params(dtype=torch.complex64) returns complex weights', lambda: bp.init_params(dtype=torch.complex64), 'dtype'),
+    ('init_params(dtype=torch.complex64) returns complex weights',
+     lambda: bp.init_params(dtype=torch.complex64), 'dtype'),
     ('moons(noise=1e39) returns inf', lambda: bp.moons(noise=1e39), 'noise'),
     ('spirals(turns=1e308) returns NaN', lambda: bp.spirals(turns=1e308), 'turns'),
     ('circles(factor=1e39) returns inf', lambda: bp.circles(factor=1e39), 'factor'),
     ('gaussians(distance=1e308) returns inf', lambda: bp.gaussians(distance=1e308), 'distance'),
     ('moons(seed=2**64) gives "Overflow when unpacking long long"', lambda: bp.moons(seed=2**64), 'seed'),
     ('moons(n=10**12) fails in the allocator', lambda: bp.moons(n=10**12), 'n'),
-    ("xor_data(device='meta') is accepted, then fails in .item()", lambda: bp.xor_data(device='meta'), 'device'),
-    ('accuracy of an empty batch is NaN', lambda: bp.accuracy(torch.zeros(0, 1), torch.zeros(0, 1)), 'y_pred'),
+    ("xor_data(device='meta') is accepted, then fails in .item()",
+     lambda: bp.xor_data(device='meta'), 'device'),
+    ('accuracy of an empty batch is NaN',
+     lambda: bp.accuracy(torch.zeros(0, 1), torch.zeros(0, 1)), 'y_pred'),
     ('results_table with y None gives AttributeError', lambda: bp.results_table(X, None, YP), 'y'),
     ('results_table with a transposed y gives a wrong table', lambda: bp.results_table(X, Y.T, YP), 'y'),
     ('train(epochs=10**12) runs for days', lambda: bp.train(X, Y, P, epochs=10**12), 'epochs'),
     ('fit(epochs=10**12) runs for days', lambda: _fit(None, X=X, y=Y, epochs=10**12), 'epochs'),
     ('Trainer.step(10**12) runs for days', lambda: _trainer_step(10**12), 'n'),
     ('fit on an empty batch gives a NaN loss', lambda: _fit(None, X=X[:0], y=Y[:0], epochs=1), 'X'),
-    ('train_ensemble(lr=1e308) returns all-NaN weights', lambda: bp.train_ensemble(X, Y, bp.init_ensemble([0, 1]), lr=1e308, epochs=50), 'lr'),
+    ('train_ensemble(lr=1e308) returns all-NaN weights',
+     lambda: bp.train_ensemble(X, Y, bp.init_ensemble([0, 1]), lr=1e308, epochs=50), 'lr'),
 ]
 
 @pytest.mark.parametrize('what, call, arg', SILENT, ids=[w.split(' ')[0] for w, _, _ in SILENT])

@@ -1,4 +1,5 @@
-"""check_backward against deliberately broken backward passes, and hypothesis property tests of the manual gradients."""
+"""check_backward against deliberately broken backward passes, and hypothesis property tests of the manual
+gradients."""
 import linecache
 import pytest, torch
 from hypothesis import given, settings, strategies as st
@@ -10,8 +11,9 @@ from backprop_nbdev.autograd import autograd_grads
 from backprop_nbdev.gradcheck import check_backward, numerical_grad, reference_steps
 from backprop_nbdev.checks import _threads_for
 
-# A learner's backward pass is generated as real source code, one line per quantity in chain order, exactly as a learner
-# writes it in the exercise (so a crash has a line and local variables to inspect); a broken one replaces one formula.
+# A learner's backward pass is generated as real source code, one line per quantity in chain order, exactly
+# as a learner writes it in the exercise (so a crash has a line and local variables to inspect); a broken one
+# replaces one formula.
 RIGHT = dict(
     dy_pred='2 * (y_pred - y) / y.numel()',
     dz2='dy_pred * y_pred * (1 - y_pred)',
@@ -25,7 +27,7 @@ TANH = dict(dz1='dh * (1 - h ** 2)')
 BCE = dict(dy_pred='(y_pred - y) / (y_pred * (1 - y_pred) * y.numel())')
 
 def define(src, fname, fn_name):
-    "The function `fn_name` defined by `src`, compiled as the pseudo-file `fname` so that a crash can quote its line."
+    "The function `fn_name` defined by `src`, compiled as pseudo-file `fname` so a crash can quote its line."
     linecache.cache[fname] = (len(src), None, src.splitlines(True), fname)
     ns = dict(Grads=Grads, Steps=Steps)
     exec(compile(src, fname, 'exec'), ns)
@@ -35,40 +37,72 @@ def learner(grads_only=False, **formulas):
     "A backward pass with RIGHT's formulas except those given."
     body = '\n'.join(f"    {q} = {formulas.get(q, f)}" for q, f in RIGHT.items())
     ret = 'Grads(dW1, db1, dW2, db2)' if grads_only else 'Steps(dy_pred, dz2, dW2, db2, dh, dz1, dW1, db1)'
-    src = f"def my_backward(X, y, params, cache):\n    W1, b1, W2, b2 = params\n    z1, h, z2, y_pred = cache\n{body}\n    return {ret}\n"
+    src = ("def my_backward(X, y, params, cache):\n"
+           "    W1, b1, W2, b2 = params\n"
+           "    z1, h, z2, y_pred = cache\n"
+           f"{body}\n    return {ret}\n")
     return define(src, f"<learner {abs(hash(src))}>", 'my_backward')
 
 # (name, check_backward options, the one mistake, expected quantity, words the diagnosis must contain)
 BROKEN = [
-    ('no 1/N',            {}, dict(dy_pred='2 * (y_pred - y)'),                         'dy_pred', 'missing the 1/N'),
-    ('no 2',              {}, dict(dy_pred='(y_pred - y) / y.numel()'),                 'dy_pred', 'missing the 2'),
-    ('y - ŷ',             {}, dict(dy_pred='2 * (y - y_pred) / y.numel()'),             'dy_pred', 'sign flipped'),
-    ('/n not /N',         {}, dict(dy_pred='2 * (y_pred - y) / len(y)'),                'dy_pred', 'divided by the batch size n instead of N'),
-    ('lost keepdim',      {}, dict(dy_pred='(2 * (y_pred - y) / y.numel()).sum(1)'),    'dy_pred', 'lost a dimension of size 1'),
-    ('squeezed y',        {}, dict(dy_pred='2 * (y_pred - y.squeeze(1)) / y.numel()'),  'dy_pred', 'an (n, n) broadcast'),
-    ("dz2 without σ'",    {}, dict(dz2='dy_pred'),                                      'dz2', 'missing the activation derivative'),
-    ("σ'(z2)",            {}, dict(dz2='dy_pred * z2 * (1 - z2)'),                      'dz2', "σ' evaluated on z2"),
-    ('dW2 transposed',    {}, dict(dW2='dz2.T @ h'),                                    'dW2', 'transposed'),
-    ('dW2 from z1',       {}, dict(dW2='z1.T @ dz2'),                                   'dW2', 'used z1'),
-    ('db2 not summed',    {}, dict(db2='dz2'),                                          'db2', 'not summed over the batch'),
-    ('db2 keepdim',       {}, dict(db2='dz2.sum(0, keepdim=True)'),                     'db2', 'extra dimension of size 1'),
-    ('db2 mean',          {}, dict(db2='dz2.mean(0)'),                                  'db2', 'averaged over the batch instead of summed'),
-    ('db2 axis 1',        {}, dict(db2='dz2.sum(1)'),                                   'db2', 'summed over the wrong axis'),
-    ('dh from dŷ',        {}, dict(dh='dy_pred @ W2.T'),                                'dh', 'skipped the output sigmoid'),
-    ('dh sign',           {}, dict(dh='-(dz2 @ W2.T)'),                                 'dh', 'sign flipped'),
-    ("dz1 without σ'",    {}, dict(dz1='dh'),                                           'dz1', 'missing the activation derivative'),
-    ("σ'(z1)",            {}, dict(dz1='dh * z1 * (1 - z1)'),                           'dz1', "σ' evaluated on z1"),
-    ('dW1 transposed',    {}, dict(dW1='dz1.T @ X'),                                    'dW1', 'transposed'),
-    ('dW1 from dh',       {}, dict(dW1='X.T @ dh'),                                     'dW1', 'used dL/dh'),
-    ('dW1 / n',           {}, dict(dW1='X.T @ dz1 / len(X)'),                           'dW1', 'divided by the batch size again'),
-    ('db1 mean',          {}, dict(db1='dz1.mean(0)'),                                  'db1', 'averaged over the batch instead of summed'),
-    ('db1 axis 1',        {}, dict(db1='dz1.sum(1)'),                                   'db1', 'summed over the wrong axis'),
-    ('db1 from dh',       {}, dict(db1='dh.sum(0)'),                                    'db1', 'summed dL/dh'),
-    ("tanh, sigmoid's σ'", dict(hidden_act='tanh'), dict(),                             'dz1', "used the sigmoid's derivative"),
-    ("tanh'(z1)",         dict(hidden_act='tanh'), dict(dz1='dh * (1 - z1 ** 2)'),      'dz1', "tanh' evaluated on z1"),
-    ('BCE, MSE dŷ',       dict(loss='bce'), dict(),                                     'dy_pred', 'this is the MSE gradient'),
-    ('BCE, dz2 as dŷ',    dict(loss='bce'), dict(dy_pred='(y_pred - y) / y.numel()'),   'dy_pred', 'this is dL/dz2'),
-    ('BCE, no 1/N',       dict(loss='bce'), dict(dy_pred='(y_pred - y) / (y_pred * (1 - y_pred))'), 'dy_pred', 'missing the 1/N'),
+    ('no 1/N',            {}, dict(dy_pred='2 * (y_pred - y)'),
+     'dy_pred', 'missing the 1/N'),
+    ('no 2',              {}, dict(dy_pred='(y_pred - y) / y.numel()'),
+     'dy_pred', 'missing the 2'),
+    ('y - ŷ',             {}, dict(dy_pred='2 * (y - y_pred) / y.numel()'),
+     'dy_pred', 'sign flipped'),
+    ('/n not /N',         {}, dict(dy_pred='2 * (y_pred - y) / len(y)'),
+     'dy_pred', 'divided by the batch size n instead of N'),
+    ('lost keepdim',      {}, dict(dy_pred='(2 * (y_pred - y) / y.numel()).sum(1)'),
+     'dy_pred', 'lost a dimension of size 1'),
+    ('squeezed y',        {}, dict(dy_pred='2 * (y_pred - y.squeeze(1)) / y.numel()'),
+     'dy_pred', 'an (n, n) broadcast'),
+    ("dz2 without σ'",    {}, dict(dz2='dy_pred'),
+     'dz2', 'missing the activation derivative'),
+    ("σ'(z2)",            {}, dict(dz2='dy_pred * z2 * (1 - z2)'),
+     'dz2', "σ' evaluated on z2"),
+    ('dW2 transposed',    {}, dict(dW2='dz2.T @ h'),
+     'dW2', 'transposed'),
+    ('dW2 from z1',       {}, dict(dW2='z1.T @ dz2'),
+     'dW2', 'used z1'),
+    ('db2 not summed',    {}, dict(db2='dz2'),
+     'db2', 'not summed over the batch'),
+    ('db2 keepdim',       {}, dict(db2='dz2.sum(0, keepdim=True)'),
+     'db2', 'extra dimension of size 1'),
+    ('db2 mean',          {}, dict(db2='dz2.mean(0)'),
+     'db2', 'averaged over the batch instead of summed'),
+    ('db2 axis 1',        {}, dict(db2='dz2.sum(1)'),
+     'db2', 'summed over the wrong axis'),
+    ('dh from dŷ',        {}, dict(dh='dy_pred @ W2.T'),
+     'dh', 'skipped the output sigmoid'),
+    ('dh sign',           {}, dict(dh='-(dz2 @ W2.T)'),
+     'dh', 'sign flipped'),
+    ("dz1 without σ'",    {}, dict(dz1='dh'),
+     'dz1', 'missing the activation derivative'),
+    ("σ'(z1)",            {}, dict(dz1='dh * z1 * (1 - z1)'),
+     'dz1', "σ' evaluated on z1"),
+    ('dW1 transposed',    {}, dict(dW1='dz1.T @ X'),
+     'dW1', 'transposed'),
+    ('dW1 from dh',       {}, dict(dW1='X.T @ dh'),
+     'dW1', 'used dL/dh'),
+    ('dW1 / n',           {}, dict(dW1='X.T @ dz1 / len(X)'),
+     'dW1', 'divided by the batch size again'),
+    ('db1 mean',          {}, dict(db1='dz1.mean(0)'),
+     'db1', 'averaged over the batch instead of summed'),
+    ('db1 axis 1',        {}, dict(db1='dz1.sum(1)'),
+     'db1', 'summed over the wrong axis'),
+    ('db1 from dh',       {}, dict(db1='dh.sum(0)'),
+     'db1', 'summed dL/dh'),
+    ("tanh, sigmoid's σ'", dict(hidden_act='tanh'), dict(),
+     'dz1', "used the sigmoid's derivative"),
+    ("tanh'(z1)",         dict(hidden_act='tanh'), dict(dz1='dh * (1 - z1 ** 2)'),
+     'dz1', "tanh' evaluated on z1"),
+    ('BCE, MSE dŷ',       dict(loss='bce'), dict(),
+     'dy_pred', 'this is the MSE gradient'),
+    ('BCE, dz2 as dŷ',    dict(loss='bce'), dict(dy_pred='(y_pred - y) / y.numel()'),
+     'dy_pred', 'this is dL/dz2'),
+    ('BCE, no 1/N',       dict(loss='bce'), dict(dy_pred='(y_pred - y) / (y_pred * (1 - y_pred))'),
+     'dy_pred', 'missing the 1/N'),
 ]
 
 @pytest.mark.parametrize('name,opts,mistake,quantity,words', BROKEN, ids=[b[0] for b in BROKEN])
@@ -78,7 +112,8 @@ def test_broken_is_named_and_diagnosed(name, opts, mistake, quantity, words):
     assert words in res.diagnosis, str(res)
     assert '\n' not in str(res) and str(res).startswith(f"✗ {quantity} ")
 
-@pytest.mark.parametrize('opts,formulas', [({}, {}), (dict(hidden_act='tanh'), TANH), (dict(loss='bce'), BCE), (dict(hidden_act='tanh', loss='bce'), {**TANH, **BCE})])
+@pytest.mark.parametrize('opts,formulas', [({}, {}), (dict(hidden_act='tanh'), TANH), (dict(loss='bce'), BCE),
+                                           (dict(hidden_act='tanh', loss='bce'), {**TANH, **BCE})])
 def test_correct_passes(opts, formulas):
     res = check_backward(learner(**formulas), verbose=False, **opts)
     assert (res.ok, res.quantity) == (True, None), str(res)
@@ -95,23 +130,29 @@ def test_unfinished_crashing_and_wrong_return(capsys):
     assert (res.quantity, res.diagnosis.split(';')[0]) == ('dz1', "not written yet (still `...`)")
     assert capsys.readouterr().out.strip() == str(res)                    # verbose prints exactly one line
     res = check_backward(learner(dy_pred='2 * (y_pred - y.squeeze(1)) / y.numel()'), verbose=False)
-    assert res.quantity == 'dy_pred' and "(then my_backward raised RuntimeError at `dh = dz2 @ W2.T`" in res.diagnosis
-    res = check_backward(learner(dh='dz2 @ W2'), verbose=False)           # the first wrong step itself crashes
+    assert (res.quantity == 'dy_pred'
+            and "(then my_backward raised RuntimeError at `dh = dz2 @ W2.T`" in res.diagnosis)
+    # the first wrong step itself crashes
+    res = check_backward(learner(dh='dz2 @ W2'), verbose=False)
     assert (res.quantity, res.where.split(',')[0]) == (None, 'case n=7')
-    assert res.diagnosis.startswith("my_backward raised RuntimeError at `dh = dz2 @ W2`: mat1 and mat2 shapes cannot be multiplied")
-    assert check_backward(lambda *a: None, verbose=False).diagnosis == "must return Steps(dy_pred, dz2, dW2, db2, dh, dz1, dW1, db1), got None (NoneType)"
+    assert res.diagnosis.startswith("my_backward raised RuntimeError at `dh = dz2 @ W2`: "
+                                    "mat1 and mat2 shapes cannot be multiplied")
+    assert check_backward(lambda *a: None, verbose=False).diagnosis == (
+        "must return Steps(dy_pred, dz2, dW2, db2, dh, dz1, dW1, db1), got None (NoneType)")
 
 def test_inputs_are_copies():
     def inplace(X, y, params, cache):
         s = backward_steps(X, y, params, cache)
-        cache.h.zero_(); params.W1.zero_(); X.zero_()                      # vandalism must not change the reference
+        # vandalism must not change the reference
+        cache.h.zero_(); params.W1.zero_(); X.zero_()
         return s
     assert check_backward(inplace, verbose=False).ok
 
 # Property tests: the course's manual backward equals autograd for random shapes, in both dtypes.
-# Tolerance: max|manual - autograd| <= rtol * max|autograd| + atol. The worst ratio max|manual - autograd| / max|autograd|
-# seen was 1.4e-5 in float32 (3000 random draws) and 1.9e-14 in float64 (600 draws of these shapes, all eight quantities),
-# so rtol leaves a margin of ~7x in float32 and ~50x in float64.
+# Tolerance: max|manual - autograd| <= rtol * max|autograd| + atol.
+# The worst ratio max|manual - autograd| / max|autograd| seen was 1.4e-5 in float32 (3000 random draws) and
+# 1.9e-14 in float64 (600 draws of these shapes, all eight quantities), so rtol leaves a margin of ~7x in
+# float32 and ~50x in float64.
 TOL = {torch.float32: (1e-4, 1e-9), torch.float64: (1e-12, 1e-18)}
 
 def net(seed, n, n_in, n_h, n_out, dtype):
@@ -122,7 +163,8 @@ def net(seed, n, n_in, n_h, n_out, dtype):
 
 def close(a, b, rtol, atol): return (a - b).abs().max().item() <= rtol * b.abs().max().item() + atol
 
-shapes = dict(seed=st.integers(0, 2 ** 31 - 1), n=st.integers(1, 64), n_in=st.integers(1, 8), n_h=st.integers(1, 32), n_out=st.integers(1, 3))
+shapes = dict(seed=st.integers(0, 2 ** 31 - 1), n=st.integers(1, 64), n_in=st.integers(1, 8),
+              n_h=st.integers(1, 32), n_out=st.integers(1, 3))
 
 @settings(max_examples=50, deadline=None)
 @given(dtype=st.sampled_from([torch.float32, torch.float64]), **shapes)
@@ -130,40 +172,50 @@ def test_backward_equals_autograd(seed, n, n_in, n_h, n_out, dtype):
     X, y, p = net(seed, n, n_in, n_h, n_out, dtype)
     with _threads_for(0):
         mine, auto = backward(X, y, p, forward(X, p)[1]), autograd_grads(X, y, p)
-        steps, ref = backward_steps(X, y, p, forward(X, p)[1]), reference_steps(X, y, p)   # all eight quantities too
+        # all eight quantities too
+        steps, ref = backward_steps(X, y, p, forward(X, p)[1]), reference_steps(X, y, p)
     for a, b in zip(mine, auto):
         assert a.shape == b.shape and a.dtype == dtype
         assert close(a, b, *TOL[dtype]), (a - b).abs().max()
     for a, b in zip(steps, ref): assert close(a, b, *TOL[dtype]), (a - b).abs().max()
 
-# Central differences in float64 with eps=1e-6: over 200 random draws of these shapes the worst absolute gap to the
-# manual gradient was 9.5e-11 (12_gradcheck's lab explains the ~1e-11 scale), so atol=2e-10 leaves a margin of ~2x.
+# Central differences in float64 with eps=1e-6: over 200 random draws of these shapes the worst absolute gap
+# to the manual gradient was 9.5e-11 (12_gradcheck's lab explains the ~1e-11 scale), so atol=2e-10 leaves a
+# margin of ~2x.
 @settings(max_examples=10, deadline=None)
 @given(**shapes)
 def test_backward_equals_finite_differences(seed, n, n_in, n_h, n_out):
     X, y, p = net(seed, n, n_in, n_h, n_out, torch.float64)
     with _threads_for(0): num = numerical_grad(lambda q: mse(forward(X, q)[0], y), p)
-    for a, b in zip(backward(X, y, p, forward(X, p)[1]), num): assert close(a, b, 1e-6, 2e-10), (a - b).abs().max()
+    for a, b in zip(backward(X, y, p, forward(X, p)[1]), num):
+        assert close(a, b, 1e-6, 2e-10), (a - b).abs().max()
 
 # The exercise notebook as a learner meets it: delete the marked line, fill in the `...`, run the check.
 def exercise_cell(fn_name):
     import json, pathlib
     nb = json.loads((pathlib.Path(__file__).parents[1] / 'nbs' / '13_exercise.ipynb').read_text())
-    src, = [''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'code' and f"def {fn_name}(" in ''.join(c['source']) and '✏️ delete this line' in ''.join(c['source'])]
+    src, = [''.join(c['source']) for c in nb['cells']
+            if c['cell_type'] == 'code' and f"def {fn_name}(" in ''.join(c['source'])
+            and '✏️ delete this line' in ''.join(c['source'])]
     return '\n'.join(l for l in src.split('\n') if '✏️ delete this line' not in l)
 
 def learner_fills(fn_name, formulas):
     import re
     src = exercise_cell(fn_name)
-    if formulas is not None: src = re.sub(r'^(\s+)(\w+) = \.\.\.', lambda m: f"{m[1]}{m[2]} = {formulas[m[2]]}", src, flags=re.M)
+    if formulas is not None:
+        src = re.sub(r'^(\s+)(\w+) = \.\.\.', lambda m: f"{m[1]}{m[2]} = {formulas[m[2]]}", src,
+                     flags=re.M)
     return define(src, f"<exercise {fn_name} {abs(hash(src))}>", fn_name)
 
-@pytest.mark.parametrize('fn_name,opts,fix', [('my_backward', {}, {}), ('my_backward_tanh', dict(hidden_act='tanh'), TANH), ('my_backward_bce', dict(loss='bce'), BCE)])
+@pytest.mark.parametrize('fn_name,opts,fix', [('my_backward', {}, {}),
+                                              ('my_backward_tanh', dict(hidden_act='tanh'), TANH),
+                                              ('my_backward_bce', dict(loss='bce'), BCE)])
 def test_exercise_scaffolds(fn_name, opts, fix):
     res = check_backward(learner_fills(fn_name, None), verbose=False, **opts)             # untouched scaffold
     assert (res.quantity, res.diagnosis.split(';')[0]) == ('dy_pred', "not written yet (still `...`)")
     assert check_backward(learner_fills(fn_name, {**RIGHT, **fix}), verbose=False, **opts).ok
-    res = check_backward(learner_fills(fn_name, {**RIGHT, **fix, 'db1': 'dz1.mean(0)'}), verbose=False, **opts)
+    res = check_backward(learner_fills(fn_name, {**RIGHT, **fix, 'db1': 'dz1.mean(0)'}), verbose=False,
+                         **opts)
     assert res.quantity == 'db1' and 'averaged over the batch' in res.diagnosis
     res = check_backward(learner_fills(fn_name, {**RIGHT, **fix, 'dh': 'dz2 @ W2'}), verbose=False, **opts)
     assert res.quantity is None and f"{fn_name} raised RuntimeError at `dh = dz2 @ W2" in res.diagnosis

@@ -1,14 +1,16 @@
-"Save/load: bit-exact round trips, atomic writes to regular files only, and every truncated, corrupted or mismatched file refused."
+"""Save/load: bit-exact round trips, atomic writes to regular files only, and every truncated, corrupted or
+mismatched file refused."""
 import json, os, re, stat, struct
 import pytest, torch
 import safetensors.torch
 from hypothesis import given, settings, strategies as st, HealthCheck
-from backprop_nbdev import Params, init_params, xor_data, train, mlp, fit, SGD, BCEWithLogitsLoss, from_params, Sequential, Linear, Tanh
+from backprop_nbdev import (Params, init_params, xor_data, train, mlp, fit, SGD, BCEWithLogitsLoss,
+                            from_params, Sequential, Linear, Tanh)
 from backprop_nbdev.io import save_model, load_model, architecture, data_fingerprint, atomic_write
 
 
 def bits(t):
-    "The tensor's bytes: stricter than torch.equal, which calls -0.0 equal to 0.0 and never NaN equal to itself."
+    "The tensor's bytes: stricter than torch.equal, which calls -0.0 equal to 0.0 and NaN unequal to itself."
     return t.contiguous().reshape(-1).view(torch.uint8).tolist()
 
 
@@ -45,8 +47,11 @@ def saved_net(tmp_path, trained_net):
 
 
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
-@pytest.mark.parametrize('sizes, act, out', [([2, 3, 1], 'sigmoid', 'sigmoid'), ([2, 5, 5, 5, 1], 'relu', None), ([3, 4, 2], 'tanh', 'sigmoid'),
-                                             ([2, 7, 3, 4, 6, 2], 'sigmoid', None), ([1, 17, 2], 'tanh', None)])
+@pytest.mark.parametrize('sizes, act, out', [([2, 3, 1], 'sigmoid', 'sigmoid'),
+                                             ([2, 5, 5, 5, 1], 'relu', None),
+                                             ([3, 4, 2], 'tanh', 'sigmoid'),
+                                             ([2, 7, 3, 4, 6, 2], 'sigmoid', None),
+                                             ([1, 17, 2], 'tanh', None)])
 def test_round_trip_bit_exact(tmp_path, dtype, sizes, act, out):
     net = mlp(sizes, act, out, 0.5, seed=5, dtype=dtype)
     X = torch.randn(6, sizes[0], generator=torch.Generator().manual_seed(0), dtype=dtype)
@@ -54,7 +59,8 @@ def test_round_trip_bit_exact(tmp_path, dtype, sizes, act, out):
     assert repr(back) == repr(net)
     assert all(b.dtype == dtype and bits(a) == bits(b) for a, b in zip(net.params(), back.params()))
     assert bits(back(X)) == bits(net(X))
-    assert meta['architecture'] == dict(sizes=sizes, activation=act, loss='mse' if out else 'bce', dtype=str(dtype)[6:])
+    assert meta['architecture'] == dict(sizes=sizes, activation=act, loss='mse' if out else 'bce',
+                                        dtype=str(dtype)[6:])
     assert meta['seed'] == 5
 
 
@@ -77,17 +83,21 @@ def test_metadata_and_fingerprint(saved, trained):
     assert meta['final_loss'] == losses[-1]                      # JSON keeps a float exactly
     assert meta['data'] == data_fingerprint(X, y) and meta['library_version']
     assert repr(net) == 'Sequential(Linear(2, 3), Sigmoid(), Linear(3, 1), Sigmoid())'
-    with pytest.raises(ValueError, match='expect_data must be the data'): load_model(saved, expect_data=(X, 1 - y))
-    with pytest.raises(ValueError, match='expect_data must be the data'): load_model(saved, expect_data=(X.double(), y.double()))
+    with pytest.raises(ValueError, match='expect_data must be the data'):
+        load_model(saved, expect_data=(X, 1 - y))
+    with pytest.raises(ValueError, match='expect_data must be the data'):
+        load_model(saved, expect_data=(X.double(), y.double()))
 
 
 def test_same_model_same_bytes(saved, saved_net, trained, trained_net, tmp_path):
     "The metadata is canonical (one entry, sorted JSON), so saving twice gives identical files."
     X, y, params, losses = trained
-    again = save_model(tmp_path / 'again.safetensors', params, data=(X, y), lr=1.0, epochs=200, seed=42, dataset='xor', final_loss=losses[-1])
+    again = save_model(tmp_path / 'again.safetensors', params, data=(X, y), lr=1.0, epochs=200, seed=42,
+                       dataset='xor', final_loss=losses[-1])
     assert open(again, 'rb').read() == saved.read_bytes()
     X, y, net, losses = trained_net
-    again = save_model(tmp_path / 'again2.safetensors', net, data=(X, y), lr=0.5, epochs=200, seed=3, dataset='xor', final_loss=losses[-1])
+    again = save_model(tmp_path / 'again2.safetensors', net, data=(X, y), lr=0.5, epochs=200, seed=3,
+                       dataset='xor', final_loss=losses[-1])
     assert open(again, 'rb').read() == saved_net.read_bytes()
 
 
@@ -136,19 +146,28 @@ def _rewrite(src, dst, tensors=None, **changes):
 
 
 def _net_tensors(sizes, drop=(), dtype=torch.float32):
-    return {f'{k}{i}': torch.zeros((n_in, n_out) if k == 'W' else (n_out,), dtype=dtype) for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]), 1)
+    return {f'{k}{i}': torch.zeros((n_in, n_out) if k == 'W' else (n_out,), dtype=dtype)
+            for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]), 1)
             for k in 'Wb' if f'{k}{i}' not in drop}
 
 ARCH = dict(sizes=[2, 5, 5, 5, 1], activation='relu', loss='bce', dtype='float32')
 
 @pytest.mark.parametrize('change, message', [
-    (dict(tensors=_net_tensors([2, 5, 5, 5, 1], drop=('b3',))), "expected exactly ['W1', 'W2', 'W3', 'W4', 'b1', 'b2', 'b3', 'b4']"),
-    (dict(tensors={**_net_tensors([2, 5, 5, 5, 1]), 'W5': torch.zeros(1, 1)}), "expected exactly ['W1', 'W2', 'W3', 'W4', 'b1', 'b2', 'b3', 'b4']"),
-    (dict(tensors=_net_tensors([2, 5, 4, 5, 1])), "its tensor W2 is a torch.float32 tensor of shape (5, 4), which does not match"),
-    (dict(tensors=_net_tensors([2, 5, 5, 5, 1]), architecture=ARCH | dict(sizes=[2, 5, 5, 1])), "expected exactly ['W1', 'W2', 'W3', 'b1', 'b2', 'b3'] for sizes [2, 5, 5, 1]"),
-    (dict(tensors=_net_tensors([2, 5, 5, 5, 1], dtype=torch.float64)), "which does not match its architecture"),
-    (dict(tensors=_net_tensors([2, 5, 5, 5, 1], dtype=torch.float16), architecture=ARCH | dict(dtype='float16')), 'is not a network this version can build'),
-    (dict(tensors=_net_tensors([2, 5, 5, 5, 1], dtype=torch.float16)), 'which does not match its architecture'),
+    (dict(tensors=_net_tensors([2, 5, 5, 5, 1], drop=('b3',))),
+     "expected exactly ['W1', 'W2', 'W3', 'W4', 'b1', 'b2', 'b3', 'b4']"),
+    (dict(tensors={**_net_tensors([2, 5, 5, 5, 1]), 'W5': torch.zeros(1, 1)}),
+     "expected exactly ['W1', 'W2', 'W3', 'W4', 'b1', 'b2', 'b3', 'b4']"),
+    (dict(tensors=_net_tensors([2, 5, 4, 5, 1])),
+     "its tensor W2 is a torch.float32 tensor of shape (5, 4), which does not match"),
+    (dict(tensors=_net_tensors([2, 5, 5, 5, 1]), architecture=ARCH | dict(sizes=[2, 5, 5, 1])),
+     "expected exactly ['W1', 'W2', 'W3', 'b1', 'b2', 'b3'] for sizes [2, 5, 5, 1]"),
+    (dict(tensors=_net_tensors([2, 5, 5, 5, 1], dtype=torch.float64)),
+     "which does not match its architecture"),
+    (dict(tensors=_net_tensors([2, 5, 5, 5, 1], dtype=torch.float16),
+          architecture=ARCH | dict(dtype='float16')),
+     'is not a network this version can build'),
+    (dict(tensors=_net_tensors([2, 5, 5, 5, 1], dtype=torch.float16)),
+     'which does not match its architecture'),
     (dict(architecture=ARCH | dict(activation='gelu')), 'is not a network this version can build'),
     (dict(architecture=ARCH | dict(loss='ce')), 'is not a network this version can build'),
     (dict(architecture=ARCH | dict(sizes=[2, 5, 0, 5, 1])), 'is not a network this version can build'),
@@ -176,10 +195,12 @@ def test_save_refuses_before_touching_disk(saved_net, trained_net, trained):
         ((p._replace(W1=p.W1.T),), {}, ValueError, 'must have shape'),
         ((mlp([2, 1]),), {}, ValueError, 'at least one hidden layer'),
         ((Sequential(lin(2, 3), Tanh(), lin(4, 1)),), {}, ValueError, 'net must be Linear layers'),
-        ((Sequential(*mlp([2, 3, 3, 1], 'tanh').layers[:3], *mlp([2, 3, 3, 1], 'relu').layers[3:]),), {}, ValueError, 'one kind of activation'),
+        ((Sequential(*mlp([2, 3, 3, 1], 'tanh').layers[:3], *mlp([2, 3, 3, 1], 'relu').layers[3:]),), {},
+         ValueError, 'one kind of activation'),
         ((mlp([2, 3, 1], out_act='tanh'),), {}, ValueError, 'an optional final Sigmoid'),
         ((nan_net,), {}, ValueError, 'net.W2 must hold only finite values'),
-        ((net,), dict(data=(torch.zeros(3, 2), torch.zeros(4, 1))), ValueError, 'data[1] (y) must have 3 rows'),
+        ((net,), dict(data=(torch.zeros(3, 2), torch.zeros(4, 1))), ValueError,
+         'data[1] (y) must have 3 rows'),
         ((net,), dict(architecture=1), ValueError, 'are reserved'),
         ((net,), dict(note=object()), TypeError, 'meta must be JSON-serialisable'),
         ((net,), dict(final_loss=float('inf')), ValueError, 'meta must hold only finite numbers'),
@@ -190,12 +211,14 @@ def test_save_refuses_before_touching_disk(saved_net, trained_net, trained):
 
 
 def test_architecture_of_course_net(trained):
-    assert architecture(from_params(trained[2])) == dict(sizes=[2, 3, 1], activation='sigmoid', loss='mse', dtype='float32')
+    assert architecture(from_params(trained[2])) == dict(sizes=[2, 3, 1], activation='sigmoid', loss='mse',
+                                                         dtype='float32')
 
 
 def test_foreign_missing_and_odd_paths(tmp_path):
     safetensors.torch.save_file({'weight': torch.ones(3)}, tmp_path / 'other.safetensors')
-    with pytest.raises(ValueError, match='it was not written by save_model'): load_model(tmp_path / 'other.safetensors')
+    with pytest.raises(ValueError, match='it was not written by save_model'):
+        load_model(tmp_path / 'other.safetensors')
     with pytest.raises(FileNotFoundError, match='no such file'): load_model(tmp_path / 'absent.safetensors')
     with pytest.raises(IsADirectoryError, match='got the directory'): load_model(tmp_path)
     (tmp_path / 'empty').write_bytes(b'')
@@ -203,20 +226,22 @@ def test_foreign_missing_and_odd_paths(tmp_path):
 
 
 def test_never_unpickles(tmp_path):
-    "A torch.save pickle (which could carry code) is refused as not-a-safetensors file, without being unpickled."
+    "A torch.save pickle (which could carry code) is refused as not safetensors, without being unpickled."
     path = tmp_path / 'pickle.pt'
     torch.save({'W1': torch.zeros(2, 3)}, path)
     with pytest.raises(ValueError, match='is not a valid model file'): load_model(path)
 
 
-@pytest.mark.parametrize('make, kind', [(lambda p: os.mkfifo(p), 'a FIFO'), (lambda p: os.mkdir(p), 'a directory'),
+@pytest.mark.parametrize('make, kind', [(lambda p: os.mkfifo(p), 'a FIFO'),
+                                        (lambda p: os.mkdir(p), 'a directory'),
                                         (lambda p: os.symlink('/dev/null', p), 'a symbolic link')])
 def test_save_refuses_non_regular_targets(tmp_path, trained, make, kind):
-    "A FIFO, a directory or a link (here to /dev/null) is never replaced by a model file: named error, target untouched."
+    "A FIFO, directory or link (to /dev/null) is never replaced by a model: named error, target untouched."
     target = tmp_path / 'target'
     make(target)
     before = os.lstat(target)
-    with pytest.raises(ValueError, match=f'which is {kind}: refusing to replace it'): save_model(target, trained[2])
+    with pytest.raises(ValueError, match=f'which is {kind}: refusing to replace it'):
+        save_model(target, trained[2])
     after = os.lstat(target)
     assert (before.st_mode, before.st_ino) == (after.st_mode, after.st_ino)
     assert sorted(p.name for p in tmp_path.iterdir()) == ['target']      # no temporary file left
@@ -224,7 +249,8 @@ def test_save_refuses_non_regular_targets(tmp_path, trained, make, kind):
 
 def test_save_refuses_device():
     before = os.stat('/dev/null')
-    with pytest.raises(ValueError, match='/dev/null, which is a device or socket: refusing to replace it'): save_model('/dev/null', init_params())
+    with pytest.raises(ValueError, match='/dev/null, which is a device or socket: refusing to replace it'):
+        save_model('/dev/null', init_params())
     assert os.stat('/dev/null').st_mode == before.st_mode and stat.S_ISCHR(before.st_mode)
 
 
@@ -248,7 +274,7 @@ def test_interrupt_leaves_old_file(saved):
 
 @pytest.mark.skipif(not hasattr(os, 'fork'), reason='needs os.fork')
 def test_hard_crash_mid_write_leaves_old_file(saved):
-    "A process killed in the middle of a write (no cleanup runs) leaves the target whole; at most a dot-temp file remains."
+    "A process killed mid-write (no cleanup runs) leaves the target whole; at most a dot-temp file remains."
     good = saved.read_bytes()
     pid = os.fork()
     if pid == 0:
@@ -272,7 +298,8 @@ def test_save_keeps_permissions(saved, trained):
 
 def test_save_path_errors(saved, trained):
     p = trained[2]
-    with pytest.raises(FileNotFoundError, match='does not exist'): save_model(saved.parent / 'no' / 'm.safetensors', p)
+    with pytest.raises(FileNotFoundError, match='does not exist'):
+        save_model(saved.parent / 'no' / 'm.safetensors', p)
     with pytest.raises(ValueError, match='ends with a separator'): save_model(str(saved) + '/', p)
     with pytest.raises(TypeError, match='path must be a file path'): save_model(3, p)
 
@@ -291,16 +318,19 @@ def test_nan_in_metadata_refused(saved):
     bad = saved.with_name('nan.safetensors')
     bad.write_bytes(raw.replace(b'\\"lr\\":1.0', b'\\"lr\\":NaN'))
     assert bad.read_bytes() != raw
-    with pytest.raises(ValueError, match="is not a valid model file: it was not written by save_model"): load_model(bad)
+    with pytest.raises(ValueError, match="is not a valid model file: it was not written by save_model"):
+        load_model(bad)
 
 
 def test_valid_checksum_unsupported_content_refused(saved_net, tmp_path):
     "A file signed correctly but holding float16 tensors is refused for what it holds, not for its checksum."
     from backprop_nbdev.io import _checksum, _dump
     with safetensors.safe_open(saved_net, 'pt') as f:
-        info = json.loads(f.metadata()['backprop_nbdev']); tensors = {k: f.get_tensor(k).half() for k in f.keys()}
+        info = json.loads(f.metadata()['backprop_nbdev'])
+        tensors = {k: f.get_tensor(k).half() for k in f.keys()}
     del info['sha256']
     text = _dump(info)
     bad = tmp_path / 'half.safetensors'
-    safetensors.torch.save_file(tensors, bad, {'backprop_nbdev': f'{text[:-1]},"sha256":"{_checksum(text, tensors)}"}}'})
+    safetensors.torch.save_file(tensors, bad,
+                                {'backprop_nbdev': f'{text[:-1]},"sha256":"{_checksum(text, tensors)}"}}'})
     with pytest.raises(ValueError, match='expected a torch.float32 tensor'): load_model(bad)

@@ -1,4 +1,5 @@
-"""End-to-end: the playground and the stepper in a real JupyterLab, driven by Debian's Chromium through Playwright.
+"""End-to-end: the playground and the stepper in a real JupyterLab, driven by Debian's Chromium through
+Playwright.
 
 Skips when /usr/bin/chromium or playwright is missing, unless BACKPROP_REQUIRE_BROWSER=1 (CI), where it fails.
 Screenshots go to test-artifacts/. The helpers here are reused by benchmarks/bench_playground.py."""
@@ -21,7 +22,7 @@ LAB_SETTINGS = {
 NOTEBOOK = '18_playground.ipynb'
 
 def browser_or_skip():
-    "Return playwright's sync_playwright, or skip (fail when BACKPROP_REQUIRE_BROWSER=1) if the browser stack is missing."
+    "Return sync_playwright, or skip (fail when BACKPROP_REQUIRE_BROWSER=1) if the browser stack is missing."
     why = None
     if not Path(CHROMIUM).exists(): why = f'{CHROMIUM} not found (apt-get install chromium)'
     try: from playwright.sync_api import sync_playwright
@@ -42,34 +43,40 @@ def _api(base, token, path, method='GET'):
 
 @contextmanager
 def jupyterlab(tmp):
-    "A JupyterLab on 127.0.0.1 serving a copy of nbs/ with autosave off; yields (base_url, token, notebook dir)."
+    "A JupyterLab on 127.0.0.1 serving a copy of nbs/, autosave off; yields (base_url, token, notebook dir)."
     nbs = tmp / 'nbs'
     shutil.copytree(ROOT / 'nbs', nbs)
-    shutil.copy(ROOT / 'settings.ini', tmp)          # the notebooks' last cell runs nbdev_export, which needs it
+    shutil.copy(ROOT / 'settings.ini', tmp)   # the notebooks' last cell runs nbdev_export, which needs it
     for plugin, values in LAB_SETTINGS.items():
         f = tmp / 'lab-settings' / f'{plugin}.jupyterlab-settings'
         f.parent.mkdir(parents=True, exist_ok=True); f.write_text(json.dumps(values))
     port, token = free_port(), os.urandom(16).hex()
-    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(tmp / 'lab-settings'), JUPYTERLAB_WORKSPACES_DIR=str(tmp / 'workspaces'),
+    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(tmp / 'lab-settings'),
+               JUPYTERLAB_WORKSPACES_DIR=str(tmp / 'workspaces'),
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')]).rstrip(os.pathsep),
-               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get('PATH', '')]), MPLBACKEND='module://matplotlib_inline.backend_inline')
-    cmd = [sys.executable, '-m', 'jupyterlab', '--no-browser', '--ip=127.0.0.1', f'--port={port}', '--port-retries=0',
-           f'--IdentityProvider.token={token}', f'--ServerApp.root_dir={nbs}', '--LabApp.expose_app_in_browser=True',
-           f'--config={ROOT / "tools" / "jupyter_server_config.py"}']   # the course's server settings, as tools/course.sh starts it
+               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get('PATH', '')]),
+               MPLBACKEND='module://matplotlib_inline.backend_inline')
+    cmd = [sys.executable, '-m', 'jupyterlab', '--no-browser', '--ip=127.0.0.1', f'--port={port}',
+           '--port-retries=0', f'--IdentityProvider.token={token}', f'--ServerApp.root_dir={nbs}',
+           '--LabApp.expose_app_in_browser=True',
+           # the course's server settings, as tools/course.sh starts it
+           f'--config={ROOT / "tools" / "jupyter_server_config.py"}']
     if hasattr(os, 'geteuid') and os.geteuid() == 0: cmd.append('--allow-root')
     log = open(tmp / 'jupyterlab.log', 'w')
     proc = subprocess.Popen(cmd, cwd=nbs, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f'http://127.0.0.1:{port}'
     try:
         for _ in range(600):
-            if proc.poll() is not None: raise RuntimeError(f'JupyterLab exited: {(tmp / "jupyterlab.log").read_text()[-2000:]}')
+            if proc.poll() is not None:
+                raise RuntimeError(f'JupyterLab exited: {(tmp / "jupyterlab.log").read_text()[-2000:]}')
             try: _api(base, token, '/api/status'); break
             except OSError: time.sleep(0.1)
         else: raise RuntimeError('JupyterLab did not start within 60 s')
         yield base, token, nbs
     finally:
         try:   # kernels outlive the page: delete them before stopping the server
-            for k in _api(base, token, '/api/kernels') or []: _api(base, token, f'/api/kernels/{k["id"]}', 'DELETE')
+            for k in _api(base, token, '/api/kernels') or []:
+                _api(base, token, f'/api/kernels/{k["id"]}', 'DELETE')
         except OSError: pass
         proc.terminate()
         try: proc.wait(15)
@@ -92,7 +99,8 @@ def open_and_run_all(page, base, token, notebook=NOTEBOOK):
     page.locator('#jp-main-statusbar').get_by_text(re.compile(r'\bIdle\b')).wait_for(timeout=60_000)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     page.wait_for_function("""() => {
-        const ps = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt')];
+        const ps = [...document.querySelectorAll("""
+        """'.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt')];
         const failed = document.querySelector('[data-mime-type="application/vnd.jupyter.stderr"]');
         return failed || (ps.length > 0 && ps.every(p => /\\[\\d+\\]/.test(p.textContent)));
     }""", timeout=90_000, polling=200)
@@ -143,7 +151,8 @@ def test_playground_in_jupyterlab(tmp_path):
         page.on('console', lambda m: console_errors.append(m.text) if m.type == 'error' else None)
         pg = open_and_run_all(page, base, token)
         pg.locator('.bp-board').evaluate(PROBE)
-        until(page, lambda: 'epoch' in pg.locator('.bp-readout').inner_text(), 'the first frame painted', timeout=20)
+        until(page, lambda: 'epoch' in pg.locator('.bp-readout').inner_text(), 'the first frame painted',
+              timeout=20)
         r0 = readout(pg)
         assert (r0['epoch'], r0['lr']) == (0, 1.0) and 'net 2-3-1 sigmoid' in r0['text'], r0
         pg.screenshot(path=ARTIFACTS / 'playground-1-initial.png')
@@ -154,7 +163,8 @@ def test_playground_in_jupyterlab(tmp_path):
         n1, r1 = paints(page), readout(pg)
         assert n1 >= 15 and r1['epoch'] >= 150, (n1, r1)
         p = last_paint(page)
-        assert r1['epoch'] >= p['epoch'] - 10 * 3, (r1, p)       # at most a few frames between the probe and the readout
+        # at most a few frames between the probe and the readout
+        assert r1['epoch'] >= p['epoch'] - 10 * 3, (r1, p)
         pg.screenshot(path=ARTIFACTS / 'playground-2-playing.png')
 
         # the lr slider mid-run: a painted boundary computed with the new lr reaches the screen
@@ -166,7 +176,8 @@ def test_playground_in_jupyterlab(tmp_path):
         net = pg.locator('.bp-network')
         assert net.get_attribute('data-mode') == 'weights'
         pg.locator('.bp-net-mode').click()
-        until(page, lambda: net.get_attribute('data-mode') == 'gradients' and last_paint(page).get('mode') == 'gradients', 'gradient frames')
+        until(page, lambda: (net.get_attribute('data-mode') == 'gradients'
+                             and last_paint(page).get('mode') == 'gradients'), 'gradient frames')
         page.wait_for_timeout(500)
         pg.screenshot(path=ARTIFACTS / 'playground-3-gradients.png')
         assert last_paint(page)['grad_max'] > 0
@@ -202,5 +213,6 @@ def test_playground_in_jupyterlab(tmp_path):
         assert not pg.locator('.bp-error').is_visible()
         assert (nbs / NOTEBOOK).read_bytes() == original, 'the notebook was saved: autosave should be off'
         page.screenshot(path=ARTIFACTS / 'playground-page.png', full_page=False)
-    (ARTIFACTS / 'playground-browser.txt').write_text(f'runtime {time.time() - t0:.1f} s\nconsole errors: {console_errors}\n')
+    (ARTIFACTS / 'playground-browser.txt').write_text(f'runtime {time.time() - t0:.1f} s\n'
+                                                      f'console errors: {console_errors}\n')
     assert not console_errors, console_errors

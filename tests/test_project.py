@@ -1,4 +1,5 @@
-"Checks on the project itself: the README is generated, its commands are the ones CI runs, settings.ini rules, the public API is deliberate, notebooks are numbered and speak of the project alone."
+"""Checks on the project itself: the README is generated, its commands are the ones CI runs, settings.ini
+rules, the public API is deliberate, notebooks are numbered and speak of the project alone."""
 import configparser, json, re, subprocess, sys
 from pathlib import Path
 
@@ -10,7 +11,8 @@ def cfg(): c = configparser.ConfigParser(delimiters=['=']); c.read(root / 'setti
 def cells(nb): return json.loads(nb.read_text())['cells']
 
 def test_readme_is_generated_from_index():
-    r = subprocess.run([sys.executable, 'tools/make_readme.py', '--check'], cwd=root, capture_output=True, text=True)
+    r = subprocess.run([sys.executable, 'tools/make_readme.py', '--check'], cwd=root,
+                       capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 
 def test_readme_has_exactly_the_two_commands_ci_uses():
@@ -26,7 +28,7 @@ def test_version_comes_from_settings():
     assert r.stdout.strip().splitlines()[-1] == cfg()['version']
 
 def test_titles_match_file_numbers():
-    "Every numbered notebook opens with '# NN — Title' and a '> summary', NN its file's number; one module per notebook."
+    "Numbered notebooks open '# NN — Title', '> summary', NN the file's number; no module exported twice."
     mods = []
     for nb in NBS:
         if nb.stem == 'index': continue
@@ -38,23 +40,38 @@ def test_titles_match_file_numbers():
     assert len(mods) == len(set(mods)), 'two notebooks export the same module'
 
 def test_no_issue_talk():
-    "The repository speaks of the project alone: no notebook, README, tool or benchmark mentions issues or 'the original notebook'."
-    texts = {p: p.read_text() for p in [*NBS, root / 'README.md', *(root / 'benchmarks').glob('*.py'), *(root / 'tools').glob('*')]}
+    "Notebooks, README, tools, benchmarks speak of the project alone: no issues, no 'the original notebook'."
+    texts = {p: p.read_text() for p in [*NBS, root / 'README.md', *(root / 'benchmarks').glob('*.py'),
+                                        *(root / 'tools').glob('*')]}
     for p, t in texts.items():
         for bad in (r'\bthe issue\b', r'\bissue \d+', r'\bissues?\b(?! of)', r'\boriginal notebook\b'):
             m = re.search(bad, t, re.I)
             assert not m, f"{p.relative_to(root)}: {t[max(0, m.start() - 60):m.end() + 40]!r}"
 
+def test_code_lines_stay_short():
+    "No code line over 110 characters: notebooks' code cells (they make the library), tests, tools."
+    long = []
+    for nb in NBS:
+        for c in cells(nb):
+            if c['cell_type'] == 'code':
+                long += [(nb.name, l) for l in ''.join(c['source']).splitlines() if len(l) > 110]
+    for p in [p for d in ('tests', 'benchmarks', 'tools') for p in (root / d).glob('*.py')]:
+        long += [(p.name, l) for l in p.read_text().splitlines() if len(l) > 110]
+    assert not long, long[:5]
+
 def test_public_api_is_deliberate():
-    "`from backprop_nbdev import *` gives the course's functions and classes, no modules, no validators or drawing internals."
+    "`from backprop_nbdev import *`: course functions and classes, no modules, validators, drawing internals."
     ns = {}
     exec('import io\nfrom backprop_nbdev import *', ns)
     import io, backprop_nbdev
     assert ns['io'] is io                                    # the standard library's io is not shadowed
     api = set(backprop_nbdev.__all__)
-    assert {'train', 'forward', 'backward', 'Playground', 'Stepper', 'Trainer', 'save_model', 'load_model', 'check_backward', 'mlp', 'fit', 'moons'} <= api
+    assert {'train', 'forward', 'backward', 'Playground', 'Stepper', 'Trainer', 'save_model', 'load_model',
+            'check_backward', 'mlp', 'fit', 'moons'} <= api
     from backprop_nbdev import checks
-    assert not any(n.startswith('_') for n in api) and not api & set(checks.__all__), sorted(api & set(checks.__all__))
-    assert not api & {'describe', 'atomic_write', 'Table', 'max_weights', 'colour_table', 'png_bytes', 'max_coord'}
+    assert not any(n.startswith('_') for n in api) and not api & set(checks.__all__), (
+        sorted(api & set(checks.__all__)))
+    assert not api & {'describe', 'atomic_write', 'Table', 'max_weights', 'colour_table', 'png_bytes',
+                      'max_coord'}
     assert len(api) == len(backprop_nbdev.__all__), 'a name is exported twice'
     assert len(api) <= 100, len(api)

@@ -8,7 +8,8 @@ import json, re, sys
 from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
-index, readme, image = root / 'nbs' / 'index.ipynb', root / 'README.md', root / 'nbs' / 'images' / 'decision_boundary.png'
+index, readme, image = (root / 'nbs' / 'index.ipynb', root / 'README.md',
+                        root / 'nbs' / 'images' / 'decision_boundary.png')
 
 def render(nb):
     "Markdown cells as they are, shown code cells as python blocks; hidden cells and directives dropped."
@@ -19,7 +20,10 @@ def render(nb):
         if any(re.match(r'#\|\s*hide\b', l) for l in lines): continue
         if c['cell_type'] == 'markdown':
             # images are relative to nbs/ in the notebook, to the repo root in the README
-            out.append(re.sub(r'\]\((?!https?:|/)([^)]+)\)', lambda m: f"](nbs/{m.group(1)})" if (root / 'nbs' / m.group(1)).exists() else m.group(0), src))
+            out.append(re.sub(
+                r'\]\((?!https?:|/)([^)]+)\)',
+                lambda m: f"](nbs/{m.group(1)})" if (root / 'nbs' / m.group(1)).exists() else m.group(0),
+                src))
         elif c['cell_type'] == 'code':
             code = '\n'.join(l for l in lines if not l.startswith('#|')).strip()
             if code: out.append(f"```python\n{code}\n```")
@@ -41,8 +45,11 @@ if __name__ == '__main__':
     text = render(json.loads(index.read_text(encoding='utf-8')))
     if '--check' in sys.argv:
         ok = readme.exists() and readme.read_text(encoding='utf-8') == text
-        if not ok: print('README.md is out of date with nbs/index.ipynb: run python tools/make_readme.py', file=sys.stderr)
+        if not ok:
+            print('README.md is out of date with nbs/index.ipynb: run python tools/make_readme.py',
+                  file=sys.stderr)
         sys.exit(0 if ok else 1)
-    from backprop_nbdev.io import atomic_write   # replaces the file only once it is complete, with ordinary permissions
+    # atomic_write replaces the file only once it is complete, with ordinary permissions
+    from backprop_nbdev.io import atomic_write
     if '--image' in sys.argv or not image.exists(): draw_image()
     with atomic_write(readme) as tmp: Path(tmp).write_text(text, encoding='utf-8')
