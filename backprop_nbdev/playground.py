@@ -506,16 +506,17 @@ def _draw_network(fig, rect, t, maps, values):
     "The network in `rect` of `fig`: a map per unit, a line per weight (colour: its sign, width: its size)."
     x0, y0, w, h = rect
     sizes, lut = [t.sizes[0], *t.sizes[1:-1], 1], _colour_table() / 255
+    r = fig.get_figheight() / fig.get_figwidth()      # a square map is s high, s·r wide in figure fractions
     pos, k = [], 0
     for i, n in enumerate(sizes):
         col = []
         for j in range(n):
-            cx, cy, s = (x0 + w * (i + 0.5) / len(sizes), y0 + h * (1 - (j + 0.5) / n),
-                         min(0.8 * h / n, 0.9 * w / len(sizes) / 2, 0.07))
-            ax = fig.add_axes([cx - s / 2, cy - s / 2, s, s])
+            cx, cy = x0 + w * (i + 0.5) / len(sizes), y0 + h * (1 - (j + 0.5) / n)
+            s = min(0.8 * h / n, 0.5 * w / len(sizes) / r, 0.07)
+            ax = fig.add_axes([cx - s * r / 2, cy - s / 2, s * r, s])
             ax.imshow(lut[maps[k]], origin='lower')
             ax.set_axis_off()
-            col.append((cx, cy, s)); k += 1
+            col.append((cx, cy, s * r)); k += 1
         pos.append(col)
     top = max(float(np.abs(values).max()), 1e-12)
     lines = fig.add_axes([x0, y0, w, h], zorder=-1)
@@ -537,7 +538,7 @@ def static_png(self: Playground):
     if self._fig is None: self._fig = Figure(figsize=(13, 4))   # one persistent figure, unknown to pyplot
     fig, t = self._fig, self.trainer
     fig.clear()
-    a, b = fig.add_axes([0.04, 0.12, 0.24, 0.76]), fig.add_axes([0.36, 0.12, 0.26, 0.76])
+    a, b = fig.add_axes([0.055, 0.12, 0.225, 0.76]), fig.add_axes([0.36, 0.12, 0.26, 0.76])
     plot_decision_boundary(t.predict, *self._all, ax=a, bounds=self.bounds, n=self.grid)
     if t.history:
         plot_loss(t.history, ax=b, label='training', ylabel=self.board.label)

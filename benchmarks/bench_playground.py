@@ -33,7 +33,9 @@ pg = Playground(grid={grid}, speed={speed}, fps={fps}, window={window}{net})
 pg.board.flow.timeout, pg.board.mode = {timeout}, {mode!r}
 pg"""
 # The networks a column can run: keyword arguments of Playground.
-NETS = {'2-3-1': '', '2-8-8-1': ", dataset='moons', hidden=8, depth=2, activation='tanh', loss='bce', lr=0.3"}
+NETS = {'2-3-1': '', '2-8-8-1': ", dataset='moons', hidden=8, depth=2, activation='tanh', loss='bce', lr=0.3",
+        # the largest network the playground builds: 4 hidden layers of 16 units
+        '2-16x4-1': ", dataset='moons', hidden=16, depth=4, activation='tanh', loss='bce', lr=0.3"}
 # An expression, evaluated in the kernel, for its frame window (round trips, losses).
 FLOW = 'pg.board.flow'
 

@@ -145,3 +145,34 @@ def test_a_new_view_gets_the_whole_curve():
     c, b = sent[-1]
     assert c['reset'] and len(b) >= 3 and np.frombuffer(b[2], '<f8')[-1] == 300
     pg.close()
+
+
+def test_the_largest_network_reaches_the_page_whole():
+    "4 hidden layers of 16 units: every unit's map, every weight and (gradient mode) every ∂L/∂w arrive."
+    pg = Playground(dataset='moons', hidden=16, depth=4, activation='tanh', loss='bce', lr=0.3,
+                    speed=5, grid=20)
+    sent = []
+    pg.board.send = lambda content, buffers: sent.append((content, buffers))
+    pg.board.mode = 'gradients'
+    pg.board._handle({'type': 'hello', 'view': 'v'})
+    pg.board._handle({'type': 'visible', 'view': 'v', 'value': True})
+    pg._frame(5)
+    c, b = sent[-1]
+    net, t = c['net'], pg.trainer
+    assert net['sizes'] == [2, 16, 16, 16, 16, 1] and net['mode'] == 'gradients'
+    n_params = sum(p.numel() for p in t.net.params())
+    assert n_params == 2 * 16 + 16 + 3 * (16 * 16 + 16) + 16 + 1
+    assert len(b[net['maps']]) == (2 + 4 * 16 + 1) * net['m'] ** 2      # inputs, hidden units, output
+    weights, grads = (np.frombuffer(b[net[k]], '<f4') for k in ('weights', 'grads'))
+    assert len(weights) == len(grads) == n_params
+    expect = np.concatenate([g.float().flatten().numpy() for g in t.gradients()])
+    assert np.allclose(grads, expect) and np.abs(grads).max() > 0
+    pg.close()
+
+
+def test_the_largest_network_has_a_static_figure():
+    "Without a frontend the 4×16 network is drawn too: a PNG of the boundary, the curves and all 67 units."
+    pg = Playground(dataset='moons', hidden=16, depth=4, activation='tanh', loss='bce', lr=0.3, grid=20)
+    png = pg.static_png()
+    assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 10_000
+    pg.close()
