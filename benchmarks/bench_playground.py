@@ -10,7 +10,9 @@ A real JupyterLab and Debian's Chromium (headless, through Playwright) run `Play
   as a share of the machine, while playing and while paused (5 s);
 - TF Playground's XOR updates/s, measured in the same run by the anchor's measure.py (--tf; by default
   where this workplace keeps it, beside the repository), so that the ratio holds on a machine whose speed
-  moves from day to day;
+  moves from day to day. Neither page can paint more often than the page's animation frames (printed too: the
+  display's refresh, 60 Hz in headless Chromium), so the epochs each one puts on screen per second are printed
+  beside it;
 - with --minutes M: M minutes of Play, and the growth of the kernel's RSS and of the page's JS heap
   (after a GC).
 Usage: python benchmarks/bench_playground.py [--nets 2-3-1:weights,2-3-1:gradients,2-8-8-1:gradients]
@@ -40,10 +42,13 @@ NETS = {'2-3-1': '', '2-8-8-1': ", dataset='moons', hidden=8, depth=2, activatio
 FLOW = 'pg.board.flow'
 
 PROBE = ("""el => {
-    const b = window.__bp = {paints: 0, counting: false, lat: [], back: [], key: null, lr: null, legs: []};
+    const b = window.__bp = {paints: 0, counting: false, lat: [], back: [], key: null, lr: null, legs: [],
+                             epochs: [], rafs: 0};
+    // the page's own animation frames: the most any canvas can be painted per second here
+    const raf = () => { if (b.counting) b.rafs++; requestAnimationFrame(raf); }; raf();
     el.addEventListener('bp-paint', e => {
         const d = e.detail;
-        if (b.counting) { b.paints++; b.legs.push([d.transit, d.wait]); }
+        if (b.counting) { b.paints++; b.legs.push([d.transit, d.wait]); b.epochs.push(d.epoch); }
         if (b.key && d.lr !== b.key.lr) { """
          """b.lat.push(d.t - b.key.t); b.back.push(d.transit + d.wait); b.key = null; }
         b.lr = d.lr;
@@ -171,16 +176,21 @@ def play(page, pg, seconds):
     page.wait_for_timeout(1500)
     procs = tree()
     c0, t0, m0 = {p: cpu_seconds([p]) for p in procs}, time.perf_counter(), machine_busy()
-    page.evaluate('() => { __bp.paints = 0; __bp.legs = []; __bp.counting = true; }')
+    page.evaluate('() => { Object.assign(__bp, {paints: 0, rafs: 0, legs: [], epochs: []}); '
+                  '__bp.counting = true; }')
     page.wait_for_timeout(seconds * 1000)
-    n = page.evaluate('() => { __bp.counting = false; return __bp.paints; }')
+    n, rafs, epochs = page.evaluate('() => { __bp.counting = false; '
+                                    'return [__bp.paints, __bp.rafs, __bp.epochs]; }')
     wall = time.perf_counter() - t0
     legs = page.evaluate('() => __bp.legs')
-    by_role = {'legs': [statistics.median(x) for x in zip(*legs)] if legs else [float('nan')] * 2}
+    by_role = {'legs': [statistics.median(x) for x in zip(*legs)] if legs else [float('nan')] * 2,
+               'raf': rafs / wall,
+               'epochs': (epochs[-1] - epochs[0]) / wall if len(epochs) > 1 else float('nan')}
     for p in procs: by_role[role(p)] = by_role.get(role(p), 0) + (cpu_seconds([p]) - c0[p]) / wall * 100
-    legs, ours = by_role.pop('legs'), sum(by_role.values()) / psutil.cpu_count()
+    legs, raf, ep = by_role.pop('legs'), by_role.pop('raf'), by_role.pop('epochs')
+    ours = sum(by_role.values()) / psutil.cpu_count()
     others = (machine_busy() - m0) / (wall * psutil.cpu_count()) * 100 - ours   # anyone else on the machine
-    return n / wall, ours, dict(by_role, legs=legs, others=others)
+    return n / wall, ours, dict(by_role, legs=legs, others=others, raf=raf, epochs=ep)
 
 
 def latencies(page, pg, samples):
@@ -288,6 +298,9 @@ def table(results, a, loads):
                  '{:.0f} / {:.0f}'.format(*r['cpu_by']['legs']),
              'TF Playground XOR updates/s (same run)': f"{r['tf']:.1f}",
              'ours / TF': f"{r['fps'] / r['tf']:.2f}{ok(r['fps'] >= 1.2 * r['tf'])}",
+             "  the page's animation frames/s (no canvas paints more often)": f"{r['cpu_by']['raf']:.1f}",
+             '  epochs/s on screen, ours / TF (one epoch per update)':
+                 f"{r['cpu_by']['epochs']:.0f} / {r['tf']:.0f}",
              'slider→paint median ms': f"{r['lat']['med']:.0f}{ok(r['lat']['med'] <= 100)}",
              'slider→paint p90 ms': f"{r['lat']['p90']:.0f}{ok(r['lat']['p90'] <= 150)}",
              '  of which frame sent→painted, median ms': f"{r['lat']['back']:.0f}",
@@ -305,6 +318,9 @@ def table(results, a, loads):
                       'hog: TF Playground XOR updates/s': f"{r['tf_hog']:.1f}",
                       'hog: ours / TF':
                           f"{r['fps_hog'] / r['tf_hog']:.2f}{ok(r['fps_hog'] >= 1.2 * r['tf_hog'])}",
+                      "hog:   the page's animation frames/s": f"{r['cpu_by_hog']['raf']:.1f}",
+                      'hog:   epochs/s on screen, ours / TF':
+                          f"{r['cpu_by_hog']['epochs']:.0f} / {r['tf_hog']:.0f}",
                       'hog: slider→paint median ms':
                           f"{r['lat_hog']['med']:.0f}{ok(r['lat_hog']['med'] <= 100)}",
                       'hog: slider→paint p90 ms':
@@ -336,7 +352,8 @@ def table(results, a, loads):
     for r in results:
         print(f"{r['name']} CPU while playing, % of one core: "
               + ', '.join(f'{k} {v:.0f}' for k, v in sorted(((k, v) for k, v in r['cpu_by'].items()
-                                                               if k not in ('legs', 'others')),
+                                                               if k not in ('legs', 'others', 'raf',
+                                                                            'epochs')),
                                                               key=lambda x: -x[1])))
         if r['errors']: print(f"{r['name']} console errors: {r['errors'][:5]}")
         if 'mem' in r: print(f"{r['name']} memory every 30 s (kernel RSS MB, JS heap MB): "
