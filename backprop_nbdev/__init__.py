@@ -17,11 +17,12 @@ def _api(m):
     mod = _importlib.import_module(f'.{m}', __name__)
     return [n for n in mod.__all__ if n not in _PLUMBING], mod
 
+__all__ = []
 for _m in _MODULES:
     _names, _mod = _api(_m)
     globals().update({n: getattr(_mod, n) for n in _names})
-
-__all__ = [n for _m in _MODULES for n in _api(_m)[0]] + list(_LAZY)
+    __all__ += _names
+__all__ += list(_LAZY)
 
 def __getattr__(name):
     "Load the widgets on first use."

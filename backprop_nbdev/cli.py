@@ -170,7 +170,8 @@ def evaluate(args):
                          f"which this version cannot rebuild (it knows {sorted(DATASETS)})")
     seed = check_seed(meta.get('seed', 0), f"the seed in {args.load}")
     X, y = DATASETS[name](DTYPES[arch['dtype']], seed)
-    if meta.get('data', data_fingerprint(X, y)) != data_fingerprint(X, y):
+    fp = data_fingerprint(X, y)
+    if meta.get('data', fp) != fp:
         raise ValueError(f"{args.load} was trained on other data than today's {name!r} dataset "
                          "(fingerprints differ)")
     loss = LOSSES[arch['loss']]()

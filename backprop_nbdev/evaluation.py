@@ -9,15 +9,14 @@ __all__ = ['predict', 'accuracy', 'Table', 'results_table']
 import html
 import torch
 from .checks import check_matrix, check_like, describe
-from .params import check_params
+from .params import _check_x
 from .forward import forward
 from .loss import mse
 
 # %% ../nbs/09_evaluation.ipynb #ce0ed547
 def predict(X, params):
     "The network's output ŷ for `X`, with no gradient bookkeeping."
-    W1 = check_params(params).W1
-    check_like(check_matrix(X, 'X', cols=W1.shape[0]), 'X', W1, 'params')
+    _check_x(X, params)
     with torch.no_grad(): return forward(X, params)[0]
 
 # %% ../nbs/09_evaluation.ipynb #9b148be5

@@ -61,7 +61,7 @@ class Sigmoid(Activation): name = 'sigmoid'
 class Tanh(Activation): name = 'tanh'
 class ReLU(Activation): name = 'relu'
 
-ACTIVATION_LAYERS = {name: next(c for c in (Sigmoid, Tanh, ReLU) if c.name == name) for name in ACTIVATIONS}
+ACTIVATION_LAYERS = {c.name: c for c in (Sigmoid, Tanh, ReLU)}
 
 # %% ../nbs/14_layers.ipynb #7eed5d8d
 class Sequential(Layer):

@@ -125,8 +125,12 @@ class Batches:
     "Mini-batches (X[i], y[i]), reshuffled each pass from `seed`; `batch_size=None`: one full batch in order."
     def __init__(self, X, y, batch_size=None, seed=0, shuffle=True):
         self.X, self.y, self.shuffle = X, y, shuffle
-        self.bs = None if batch_size is None or batch_size >= len(X) else batch_size
+        self.set_batch_size(batch_size)
         self.g = torch.Generator().manual_seed(seed)
+
+    def set_batch_size(self, batch_size):
+        "Batches of `batch_size` from the next pass; None, or a batch as large as the data: one full batch."
+        self.bs = None if batch_size is None or batch_size >= len(self.X) else batch_size
 
     def __len__(self): return 1 if self.bs is None else math.ceil(len(self.X) / self.bs)
 

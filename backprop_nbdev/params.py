@@ -9,8 +9,8 @@ __all__ = ['max_weights', 'max_scale', 'Params', 'check_params', 'xavier_std', '
 import math
 from typing import NamedTuple
 import torch
-from .checks import (
-    check_int, check_seed, check_number, check_tensor, check_finite, check_dtype, check_device, describe)
+from .checks import (check_int, check_seed, check_number, check_tensor, check_finite,
+                                   check_dtype, check_device, check_matrix, check_like, describe)
 
 # %% ../nbs/02_params.ipynb #2ab042fd
 class Params(NamedTuple):
@@ -39,6 +39,11 @@ def check_params(params, name='params'):
                             f"got {describe(p)} on {p.device}")
         check_finite(p, f"{name}.{f}")
     return params
+
+def _check_x(X, params):
+    "Check `params`, then that `X` is a matrix with one column per input, of their dtype and device."
+    W1 = check_params(params).W1
+    check_like(check_matrix(X, 'X', cols=W1.shape[0]), 'X', W1, 'params')
 
 # %% ../nbs/02_params.ipynb #6120f980
 def xavier_std(fan_in, fan_out):

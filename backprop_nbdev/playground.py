@@ -22,9 +22,9 @@ import backprop_nbdev
 from .checks import check_int, check_number, check_choice, _threads_for
 from .activations import ACTIVATIONS
 from .training import DivergenceError, _check_xy
-from .backward import backprop_trace
+from .backward import backprop_trace, _EQUATIONS
 from .evaluation import Table
-from .viz import plot_loss, plot_decision_boundary, _grid
+from .viz import plot_loss, plot_decision_boundary, _grid, _bounds, _CMAP, _ALPHA
 from .datasets2d import generators_2d, make_2d, split_data
 from .trainer import Trainer, max_depth
 
@@ -112,7 +112,7 @@ class _Series:
 # %% ../nbs/18_playground.ipynb #18000020
 _STATIC = Path(backprop_nbdev.__file__).parent / 'static'
 
-def _colour_table(cmap='RdYlBu_r', alpha=0.8):
+def _colour_table(cmap=_CMAP, alpha=_ALPHA):
     "A (256, 3) uint8 table: the colormap laid over white with `alpha`, as plot_decision_boundary draws it."
     c = colormaps[cmap](np.linspace(0, 1, 256))[:, :3]
     return np.round(255 * (alpha * c + 1 - alpha)).astype(np.uint8)
@@ -227,20 +227,25 @@ def _unit_maps(t, pts, m):
     maps = torch.cat(cols, 1).T.reshape(-1, m, m)   # row 0 of each map is the lowest y, like the boundary's
     return _u8(maps.float().cpu().numpy())
 
-def _frame_data(t, grid, small, mode):
-    "ŷ on the boundary's grid (n, n) uint8, and the network view's data."
-    (n, pts), (m, spts) = grid, small
-    yhat = _u8(t.predict(pts)[:, 0].float().cpu().numpy().reshape(n, n))
+def _net_view(t, small, mode):
+    "The network view's data: unit maps on the m×m grid `small`, the weights, and in gradient mode ∂L/∂w."
+    m, spts = small
     weights = torch.cat([p.detach().float().flatten() for p in t.net.params()]).cpu().numpy()
     grads = (torch.cat([g.float().flatten() for g in t.gradients()]).cpu().numpy()
              if mode == 'gradients' else None)
     meta = dict(sizes=t.sizes, m=m, activation=t.activation, mode=mode)
-    return yhat, dict(meta=meta, maps=_unit_maps(t, spts, m), weights=weights, grads=grads)
+    return dict(meta=meta, maps=_unit_maps(t, spts, m), weights=weights, grads=grads)
+
+def _frame_data(t, grid, small, mode):
+    "ŷ on the boundary's grid (n, n) uint8, and the network view's data."
+    n, pts = grid
+    return _u8(t.predict(pts)[:, 0].float().cpu().numpy().reshape(n, n)), _net_view(t, small, mode)
 
 # %% ../nbs/18_playground.ipynb #18000041
 # 0: the full batch (a Dropdown cannot hold None)
 _BATCHES = [('full', 0), *((str(b), b) for b in (1, 2, 4, 8, 16, 32, 64))]
 _L2 = [0.0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1]
+_LOSS_NAMES = dict(mse='MSE', bce='cross-entropy')
 
 def _css(w, cls, **layout):
     "Give widget `w` the stable CSS class `cls` and layout sizes."
@@ -253,10 +258,6 @@ def _has_frontend():
     # importing ipykernel here would swap comm's manager under live widgets
     app = sys.modules.get('ipykernel.kernelapp')
     return app is not None and app.IPKernelApp.initialized()
-
-def _bounds(X, pad=0.5):
-    lo, hi = X.min(0).values.tolist(), X.max(0).values.tolist()
-    return (lo[0] - pad, hi[0] + pad, lo[1] - pad, hi[1] + pad)
 
 # %% ../nbs/18_playground.ipynb #18000042
 class Playground(widgets.VBox):
@@ -325,7 +326,7 @@ def _controls(self: Playground, dataset, noise, test_frac):
                                 'bp-activation', width=w)
     self.depth_menu = _css(widgets.Dropdown(options=list(range(1, max_depth + 1)), value=t.depth,
                                             description='depth', style=st), 'bp-depth', width='120px')
-    self.loss_menu = _css(widgets.Dropdown(options=[('MSE', 'mse'), ('cross-entropy', 'bce')], value=t.loss,
+    self.loss_menu = _css(widgets.Dropdown(options=[(v, k) for k, v in _LOSS_NAMES.items()], value=t.loss,
                                            description='loss', style=st), 'bp-loss-choice', width=w)
     self.noise_slider = _css(widgets.FloatSlider(0.1 if noise is None else noise, min=0, max=0.5, step=0.01,
                                                  description='noise', style=st, disabled=dataset == 'xor4'),
@@ -399,7 +400,7 @@ def _rebuild(self: Playground):
                                                        self.activation_menu.value, self.loss_menu.value,
                                                        self.seed_box.value)
     t.reset()
-    self.board.label = f"loss ({'MSE' if t.loss == 'mse' else 'cross-entropy'})"
+    self._label()
     self._still()
 
 @patch
@@ -415,7 +416,12 @@ def _new_data(self: Playground):
 @patch
 def _use_data(self: Playground):
     self.board.set_data(*self._all, self.bounds)
-    self.board.label = f"loss ({'MSE' if self.trainer.loss == 'mse' else 'cross-entropy'})"
+    self._label()
+
+@patch
+def _label(self: Playground):
+    "Title the loss plot with the trainer's loss."
+    self.board.label = f'loss ({_LOSS_NAMES[self.trainer.loss]})'
 
 # %% ../nbs/18_playground.ipynb #18000049
 @patch
@@ -546,7 +552,7 @@ def static_png(self: Playground):
     else:
         b.set(title='Training loss', xlabel='epoch')
         b.text(0.5, 0.5, 'epoch 0: no loss yet', ha='center', transform=b.transAxes)
-    _, net = _frame_data(t, *self._grids, self.board.mode)
+    net = _net_view(t, self._grids[1], self.board.mode)   # the boundary's ŷ is plot_decision_boundary's
     _draw_network(fig, (0.68, 0.08, 0.3, 0.84), t, net['maps'],
                   net['grads'] if net['grads'] is not None else net['weights'])
     fig.suptitle(f"{self.dataset_menu.value} · epoch {t.epoch:,} · lr {t.lr:.3g} · "
@@ -575,14 +581,13 @@ def close(self: Playground):
     super(type(self), self).close()   # no global names: this also runs from __del__ at exit
 
 # %% ../nbs/18_playground.ipynb #18000081
-_LABELS = dict(z1='z₁', h='h', z2='z₂', y_pred='ŷ', L='L',
-               dy_pred='δŷ', dz2='δz₂', dW2='δW₂', db2='δb₂',
-               dh='δh', dz1='δz₁', dW1='δW₁', db1='δb₁')
+_LABELS = {k: e.split(' = ')[0] for k, e in _EQUATIONS.items()}   # each quantity as its equation names it
 
 def _step_data(t):
-    "One `TraceStep` as plain data for the browser."
-    return dict(name=t.name, label=_LABELS[t.name], kind='backward' if t.name.startswith('d') else 'forward',
-                equation=t.equation, shape=str(tuple(t.value.shape)),
+    "One `TraceStep` as plain data for the browser; `node`: the graph node it sits on (δv on the node of v)."
+    back = t.name.startswith('d')
+    return dict(name=t.name, label=_LABELS[t.name], kind='backward' if back else 'forward',
+                node=t.name[1:] if back else t.name, equation=t.equation, shape=str(tuple(t.value.shape)),
                 value=t.value.tolist(), reference=t.reference.detach().tolist(),
                 gap=(t.value - t.reference).abs().max().item())
 
@@ -592,11 +597,13 @@ class Stepper(anywidget.AnyWidget):
     _esm = _STATIC / 'stepper.js'
     steps = traitlets.List().tag(sync=True)
     index = traitlets.Int(0).tag(sync=True)
+    graph = traitlets.Dict().tag(sync=True)   # node positions and labels, and the edges: the page draws them
 
     def __init__(self, X, y, params):
         _check_xy(X, y, params)
         self.trace = backprop_trace(X, y, params)
-        super().__init__(steps=[_step_data(t) for t in self.trace])
+        super().__init__(steps=[_step_data(t) for t in self.trace],
+                         graph=dict(pos=_POS, edges=_EDGES, labels=_NAMES))
 
     def table(self):
         "Every step as a `Table`: quantity, equation, shape, our numbers, PyTorch's, the largest gap."
@@ -616,14 +623,13 @@ _POS = dict(x=(40, 70), W1=(150, 22), b1=(150, 118), z1=(150, 70), h=(260, 70),
             W2=(370, 22), b2=(370, 118), z2=(370, 70), y_pred=(480, 70), y=(590, 118), L=(590, 70))
 _EDGES = [('x', 'z1'), ('W1', 'z1'), ('b1', 'z1'), ('z1', 'h'), ('h', 'z2'),
           ('W2', 'z2'), ('b2', 'z2'), ('z2', 'y_pred'), ('y_pred', 'L'), ('y', 'L')]
+_NAMES = dict(x='x', W1='W₁', b1='b₁', z1='z₁', h='h', W2='W₂', b2='b₂', z2='z₂', y_pred='ŷ', y='y', L='L')
 
 def _graph_svg():
     "The computation graph as a static SVG, for pages without a live kernel (the browser draws the live one)."
-    name = dict(x='x', W1='W₁', b1='b₁', z1='z₁', h='h',
-                W2='W₂', b2='b₂', z2='z₂', y_pred='ŷ', y='y', L='L')
     lines = ''.join(f'<line x1="{_POS[a][0]}" y1="{_POS[a][1]}" '
                     f'x2="{_POS[b][0]}" y2="{_POS[b][1]}" stroke="#888"/>' for a, b in _EDGES)
     nodes = ''.join(f'<circle cx="{x}" cy="{y}" r="19" fill="#fff" stroke="#444"/>'
-                    f'<text x="{x}" y="{y + 5}" text-anchor="middle" font-size="15">{name[k]}</text>'
+                    f'<text x="{x}" y="{y + 5}" text-anchor="middle" font-size="15">{_NAMES[k]}</text>'
                     for k, (x, y) in _POS.items())
     return f'<svg width="640" height="140" style="display:block">{lines}{nodes}</svg>'

@@ -87,7 +87,7 @@ def step(self: Trainer, n=1):
     n = check_int(n, 'n', min=1, max=max_epochs)
     self._settings()
     self.opt.lr, bs = float(self.lr), self.batch_size
-    self.batches.bs = None if bs is None or bs >= len(self.X) else bs
+    self.batches.set_batch_size(bs)
     with _threads_for(_forward_work(bs or len(self.X), self.sizes)), _stoppable() as stop:
         for k in range(n):
             if stop(): _stopped(k, n); break

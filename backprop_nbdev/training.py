@@ -7,11 +7,10 @@ __all__ = ['max_epochs', 'DivergenceError', 'train']
 
 # %% ../nbs/08_training.ipynb #9f1413a8
 import math
-import torch
 from fastprogress.fastprogress import progress_bar
 from .checks import (
     check_matrix, check_like, check_positive, check_int, _stoppable, _stopped, _threads_for, _forward_work)
-from .params import check_params
+from .params import _check_x
 from .forward import forward
 from .loss import mse
 from .backward import backward
@@ -31,8 +30,7 @@ max_epochs = 1_000_000
 # %% ../nbs/08_training.ipynb #2d0cb456
 def _check_xy(X, y, params):
     "The door of `train`: params fit together, X and y fit them and each other."
-    W1 = check_params(params).W1
-    check_like(check_matrix(X, 'X', cols=W1.shape[0]), 'X', W1, 'params')
+    _check_x(X, params)
     check_like(check_matrix(y, 'y', rows=X.shape[0], cols=params.W2.shape[1]), 'y', X, 'X')
 
 def train(X, y, params, lr=1.0, epochs=5000, log_every=None, progress=False):

@@ -82,15 +82,21 @@ def decision_grid(model, bounds=(-0.5, 1.5, -0.5, 1.5), n=100):
     return xx.cpu().numpy(), yy.cpu().numpy(), zz.reshape(n, n).cpu().numpy()
 
 # %% ../nbs/10_viz.ipynb #332cc282
-def plot_decision_boundary(model, X, y, ax=None, bounds=None, n=100, cmap='RdYlBu_r'):
+_CMAP, _ALPHA = 'RdYlBu_r', 0.8   # the map's colours, laid over white (the playground's board draws the same)
+
+def _bounds(X, pad=0.5):
+    "The plot bounds (x_min, x_max, y_min, y_max): the points' extent and `pad` on every side."
+    lo, hi = X.min(0).values.tolist(), X.max(0).values.tolist()
+    return (lo[0] - pad, hi[0] + pad, lo[1] - pad, hi[1] + pad)
+
+def plot_decision_boundary(model, X, y, ax=None, bounds=None, n=100, cmap=_CMAP):
     "Filled contours of ŷ over the plane, the 0.5 boundary, and the points of X coloured by class y."
     check_matrix(X, 'X', cols=2); check_matrix(y, 'y', rows=X.shape[0], cols=1)
     if bounds is None:
         if X.abs().max() > _MAX_COORD / 2:
             raise ValueError(f"X must lie within ±{_MAX_COORD / 2:g} to draw its boundary "
                              f"with automatic bounds, got values up to {X.abs().max().item():g}")
-        lo, hi = X.min(0).values.tolist(), X.max(0).values.tolist()
-        bounds = (lo[0] - 0.5, hi[0] + 0.5, lo[1] - 0.5, hi[1] + 0.5)
+        bounds = _bounds(X)
     try: cmap = matplotlib.colormaps[cmap] if isinstance(cmap, str) else cmap
     except KeyError:
         raise ValueError(f"cmap must be a matplotlib colormap or its name, got {cmap!r}") from None
@@ -98,7 +104,7 @@ def plot_decision_boundary(model, X, y, ax=None, bounds=None, n=100, cmap='RdYlB
         raise TypeError(f"cmap must be a matplotlib colormap or its name, got {describe(cmap)}")
     xx, yy, zz = decision_grid(model, bounds, n)
     ax = _axes(ax, figsize=(5, 4.5))
-    cs = ax.contourf(xx, yy, zz, levels=np.linspace(0, 1, 21), cmap=cmap, alpha=0.8)
+    cs = ax.contourf(xx, yy, zz, levels=np.linspace(0, 1, 21), cmap=cmap, alpha=_ALPHA)
     # only if ŷ crosses 0.5 in view
     if zz.min() < 0.5 < zz.max(): ax.contour(xx, yy, zz, levels=[0.5], colors='k', linewidths=1.5)
     ax.figure.colorbar(cs, ax=ax, label='ŷ')

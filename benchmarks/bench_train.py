@@ -7,8 +7,9 @@ Not a test: prints a table. Usage:  python benchmarks/bench_train.py [--repeats 
    inline). The two are interleaved round by round, and the median is compared. Target: `train` within 1.2x
    of the plain loop.
 2. `backprop-train --dataset moons --epochs 3000` as a user runs it (the trainer picks one thread for a
-   network this small), against the same command with the thread pool forced back on
-   (BACKPROP_THREADS=default).
+   network this small), against the same command with the thread pool forced back on (the child sets
+   `checks._SMALL = 0`, so every network counts as large enough for the pool). Target: as shipped within
+   1.05x of the thread pool's time.
 The load average is printed beside the figures: these machines are shared.
 """
 import argparse, os, statistics, subprocess, sys, time
@@ -78,7 +79,8 @@ def main():
         ['train / seed-style loop', f"{ratio:.2f}x", '<= 1.2x', 'ok' if ratio <= 1.2 else 'MISSED'],
         ['|final loss train - seed-style| (stable vs naive sigmoid)', f"{gap:.1e}", '', ''],
         ['backprop-train --dataset moons --epochs 3000, as shipped', f"{cli['auto']:.2f} s", '', ''],
-        ['the same with torch\'s default thread pool', f"{cli['default']:.2f} s", 'slower or equal',
+        ['the same with torch\'s default thread pool', f"{cli['default']:.2f} s",
+         "shipped <= 1.05x this",
          'ok' if cli['auto'] <= cli['default'] * 1.05 else 'MISSED'],
     ]))
 

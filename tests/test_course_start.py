@@ -3,9 +3,10 @@ and the course opens in a JupyterLab with no news toast, serving nbs/ from the v
 
 Needs the set-up .venv that tools/test.sh (or CI's tools/setup.sh) has just made; nothing here installs
 anything."""
-import json, os, re, shutil, socket, subprocess, time, urllib.request
+import json, os, re, shutil, subprocess, time
 from pathlib import Path
 import pytest
+from test_playground_browser import _api, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / '.venv'
@@ -70,10 +71,6 @@ def test_notification_settings_exist():
     assert {c['const'] for c in schema['properties']['fetchNews']['oneOf']} >= {'false'}
     assert schema['properties']['checkForUpdates']['type'] == 'boolean'
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
-
 def test_course_opens_jupyterlab(tmp_path):
     psutil = pytest.importorskip('psutil')
     port, token = free_port(), os.urandom(16).hex()
@@ -83,9 +80,7 @@ def test_course_opens_jupyterlab(tmp_path):
     cmd = ['bash', str(ROOT / 'tools' / 'course.sh'), '--no-browser', '--ip=127.0.0.1', f'--port={port}',
            '--port-retries=0', f'--IdentityProvider.token={token}']
     base = f'http://127.0.0.1:{port}'
-    def api(path):
-        req = urllib.request.Request(base + path, headers={'Authorization': f'token {token}'})
-        with urllib.request.urlopen(req, timeout=5) as r: return json.load(r)
+    api = lambda path: _api(base, token, path)
     overrides_json = VENV / 'share/jupyter/lab/settings/overrides.json'
     before = overrides_json.stat().st_mtime_ns if overrides_json.exists() else -1
     log = tmp_path / 'course.log'

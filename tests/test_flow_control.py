@@ -6,13 +6,21 @@ import numpy as np, pytest
 from backprop_nbdev.playground import Playground, _post
 
 
+def open_view(pg, send=None, view='v'):
+    """As a page opening the view does: the board's frames go to `send` (by default appended to the list
+    returned, as (content, buffers)), then the view says hello and that it is visible."""
+    sent = []
+    pg.board.send = send or (lambda content, buffers: sent.append((content, buffers)))
+    pg.board._handle({'type': 'hello', 'view': view})
+    pg.board._handle({'type': 'visible', 'view': view, 'value': True})
+    return sent
+
+
 class FakePage:
     "Records the board's frames; acks each after `delay` s from another thread, unless told to drop it."
     def __init__(self, pg, delay=0.03, drop=()):
         self.pg, self.board, self.delay, self.drop, self.frames = pg, pg.board, delay, set(drop), []
-        self.board.send = self.receive
-        self.board._handle({'type': 'hello', 'view': 'v'})
-        self.board._handle({'type': 'visible', 'view': 'v', 'value': True})
+        open_view(pg, self.receive)
 
     def receive(self, content, buffers=None):
         self.frames.append((time.perf_counter(), content, len(self.board.flow.inflight)))
@@ -119,10 +127,7 @@ def test_slider_from_another_thread_reaches_the_next_frame():
 def test_losses_of_unsent_frames_reach_the_page():
     "Frames the window held back still deliver their losses with the next frame sent: the curve has no gaps."
     pg = Playground(speed=5, grid=10, window=1)
-    sent = []
-    pg.board.send = lambda content, buffers: sent.append((content, buffers))
-    pg.board._handle({'type': 'hello', 'view': 'v'})
-    pg.board._handle({'type': 'visible', 'view': 'v', 'value': True})
+    sent = open_view(pg)
     for _ in range(4): pg._frame(5)   # window 1, no acks: only the still frame sent on 'visible' is out
     pg.board._handle({'type': 'ack', 'seq': pg.board.flow.seq})
     pg._frame(5)
@@ -135,10 +140,7 @@ def test_losses_of_unsent_frames_reach_the_page():
 def test_a_new_view_gets_the_whole_curve():
     "A view opened later (a reload, a second view) gets one frame with the whole curve, epochs spelled out."
     pg = Playground(speed=100, grid=10)
-    sent = []
-    pg.board.send = lambda content, buffers: sent.append((content, buffers))
-    pg.board._handle({'type': 'hello', 'view': 'a'})
-    pg.board._handle({'type': 'visible', 'view': 'a', 'value': True})
+    sent = open_view(pg, view='a')
     for _ in range(3):
         pg._frame(100); pg.board._handle({'type': 'ack', 'seq': pg.board.flow.seq})
     pg.board._handle({'type': 'hello', 'view': 'b'})
@@ -151,11 +153,8 @@ def test_the_largest_network_reaches_the_page_whole():
     "4 hidden layers of 16 units: every unit's map, every weight and (gradient mode) every ∂L/∂w arrive."
     pg = Playground(dataset='moons', hidden=16, depth=4, activation='tanh', loss='bce', lr=0.3,
                     speed=5, grid=20)
-    sent = []
-    pg.board.send = lambda content, buffers: sent.append((content, buffers))
     pg.board.mode = 'gradients'
-    pg.board._handle({'type': 'hello', 'view': 'v'})
-    pg.board._handle({'type': 'visible', 'view': 'v', 'value': True})
+    sent = open_view(pg)
     pg._frame(5)
     c, b = sent[-1]
     net, t = c['net'], pg.trainer

@@ -166,8 +166,8 @@ function drawNetwork(ctx, atlas, actx, w, h, f, buffers, lut) {
     const a = lay[e.l][e.p], b = lay[e.l + 1][e.q], width = Math.round(widthOf(e.v, mode) * 2) / 2;
     const key = `${e.v < 0 ? 'neg' : 'pos'} ${width}`;
     if (!buckets.has(key)) buckets.set(key, []);
-    buckets.get(key).push([a.x + a.s, a.y + a.s / 2, b.x, b.y + b.s / 2]);
     e.seg = [a.x + a.s, a.y + a.s / 2, b.x, b.y + b.s / 2];
+    buckets.get(key).push(e.seg);
   }
   ctx.globalAlpha = 0.75;
   for (const [key, segs] of buckets) {

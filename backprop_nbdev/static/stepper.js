@@ -1,15 +1,8 @@
 // The backward-pass stepper: the computation graph of the 2-3-1 network, walked one quantity at a time.
 // All thirteen steps arrive at once as data (`steps`); Next and Back only move `index`, so stepping needs no kernel.
+// The graph (positions, edges, labels) comes as `graph` and each step names its `node`: Python holds both.
 // anywidget >= 0.9: export default { render({model, el}) }.
 
-const POS = {x: [40, 70], W1: [150, 22], b1: [150, 118], z1: [150, 70], h: [260, 70], W2: [370, 22], b2: [370, 118],
-             z2: [370, 70], y_pred: [480, 70], y: [590, 118], L: [590, 70]};
-const EDGES = [['x', 'z1'], ['W1', 'z1'], ['b1', 'z1'], ['z1', 'h'], ['h', 'z2'], ['W2', 'z2'], ['b2', 'z2'],
-               ['z2', 'y_pred'], ['y_pred', 'L'], ['y', 'L']];
-const LABEL = {x: 'x', W1: 'W₁', b1: 'b₁', z1: 'z₁', h: 'h', W2: 'W₂', b2: 'b₂', z2: 'z₂', y_pred: 'ŷ', y: 'y', L: 'L'};
-// the node each step's quantity belongs to: a forward value sits on its node, δv on the node of v
-const NODE = {z1: 'z1', h: 'h', z2: 'z2', y_pred: 'y_pred', L: 'L', dy_pred: 'y_pred', dz2: 'z2', dW2: 'W2', db2: 'b2',
-              dh: 'h', dz1: 'z1', dW1: 'W1', db1: 'b1'};
 const SVG = 'http://www.w3.org/2000/svg';
 
 function svgEl(tag, attrs, text) {
@@ -19,20 +12,20 @@ function svgEl(tag, attrs, text) {
   return e;
 }
 
-function graph() {
+function graph({pos, edges, labels}) {
   const svg = svgEl('svg', {width: 640, height: 140, class: 'bp-graph'});
   svg.appendChild(svgEl('defs', {})).appendChild(svgEl('marker', {id: 'bp-arrow', viewBox: '0 0 10 10', refX: 10, refY: 5,
     markerWidth: 6, markerHeight: 6, orient: 'auto'})).appendChild(svgEl('path', {d: 'M0,0 L10,5 L0,10 z', fill: '#888'}));
-  for (const [a, b] of EDGES) {
-    const [x0, y0] = POS[a], [x1, y1] = POS[b], d = Math.hypot(x1 - x0, y1 - y0), r = 20;
+  for (const [a, b] of edges) {
+    const [x0, y0] = pos[a], [x1, y1] = pos[b], d = Math.hypot(x1 - x0, y1 - y0), r = 20;
     svg.appendChild(svgEl('line', {x1: x0 + (x1 - x0) * r / d, y1: y0 + (y1 - y0) * r / d, x2: x1 - (x1 - x0) * r / d,
       y2: y1 - (y1 - y0) * r / d, stroke: '#888', 'marker-end': 'url(#bp-arrow)'}));
   }
   const nodes = {};
-  for (const [k, [x, y]] of Object.entries(POS)) {
+  for (const [k, [x, y]] of Object.entries(pos)) {
     const g = svgEl('g', {'data-node': k});
     g.appendChild(svgEl('circle', {cx: x, cy: y, r: 19, fill: '#fff', stroke: '#444', 'stroke-width': 1.5}));
-    g.appendChild(svgEl('text', {x, y: y + 5, 'text-anchor': 'middle', 'font-size': 15}, LABEL[k]));
+    g.appendChild(svgEl('text', {x, y: y + 5, 'text-anchor': 'middle', 'font-size': 15}, labels[k]));
     svg.appendChild(g); nodes[k] = g;
   }
   return [svg, nodes];
@@ -59,7 +52,7 @@ function column(title, v) {
 
 function render({model, el}) {
   el.classList.add('bp-stepper');
-  const [svg, nodes] = graph();
+  const [svg, nodes] = graph(model.get('graph'));
   const back = document.createElement('button'), next = document.createElement('button'), where = document.createElement('span');
   back.textContent = '◀ Back'; next.textContent = 'Next ▶';
   back.className = 'bp-stepper-back'; next.className = 'bp-stepper-next'; where.className = 'bp-stepper-where';
@@ -76,9 +69,9 @@ function render({model, el}) {
 
   function draw() {
     const steps = model.get('steps'), i = model.get('index'), s = steps[i];
-    const done = new Set(steps.slice(0, i).map((t) => NODE[t.name]));
+    const done = new Set(steps.slice(0, i).map((t) => t.node));
     for (const [k, g] of Object.entries(nodes)) {
-      const c = g.querySelector('circle'), here = NODE[s.name] === k;
+      const c = g.querySelector('circle'), here = s.node === k;
       c.setAttribute('fill', here ? (s.kind === 'forward' ? '#ffe9a8' : '#ffc2c2') : done.has(k) ? '#eef3ff' : '#fff');
       c.setAttribute('stroke-width', here ? 3 : 1.5);
     }
