@@ -180,7 +180,7 @@ def test_backward_equals_autograd(seed, n, n_in, n_h, n_out, dtype):
     for a, b in zip(steps, ref): assert close(a, b, *TOL[dtype]), (a - b).abs().max()
 
 # Central differences in float64 with eps=1e-6: over 200 random draws of these shapes the worst absolute gap
-# to the manual gradient was 9.5e-11 (12_gradcheck's lab explains the ~1e-11 scale), so atol=2e-10 leaves a
+# to the manual gradient was 9.5e-11 (13_gradcheck's lab explains the ~1e-11 scale), so atol=2e-10 leaves a
 # margin of ~2x.
 @settings(max_examples=10, deadline=None)
 @given(**shapes)
@@ -193,7 +193,7 @@ def test_backward_equals_finite_differences(seed, n, n_in, n_h, n_out):
 # The exercise notebook as a learner meets it: delete the marked line, fill in the `...`, run the check.
 def exercise_cell(fn_name):
     import json, pathlib
-    nb = json.loads((pathlib.Path(__file__).parents[1] / 'nbs' / '13_exercise.ipynb').read_text())
+    nb = json.loads((pathlib.Path(__file__).parents[1] / 'nbs' / '14_exercise.ipynb').read_text())
     src, = [''.join(c['source']) for c in nb['cells']
             if c['cell_type'] == 'code' and f"def {fn_name}(" in ''.join(c['source'])
             and '✏️ delete this line' in ''.join(c['source'])]

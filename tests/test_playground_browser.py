@@ -19,7 +19,7 @@ LAB_SETTINGS = {
     '@jupyterlab/notebook-extension/tracker': {'windowingMode': 'none'},
     '@jupyterlab/apputils-extension/notification': {'fetchNews': 'false', 'checkForUpdates': False},
 }
-NOTEBOOK = '18_playground.ipynb'
+NOTEBOOK = '19_playground.ipynb'
 
 def browser_or_skip():
     "Return sync_playwright, or skip (fail when BACKPROP_REQUIRE_BROWSER=1) if the browser stack is missing."

@@ -78,7 +78,7 @@ def test_public_api_is_deliberate():
 
 def test_server_setting_quoted_in_the_playground_lesson_is_the_courses():
     "The one line 18 tells learners to copy into their own JupyterLab config is the one course.sh uses."
-    prose = ''.join(''.join(c['source']) for c in cells(root / 'nbs' / '18_playground.ipynb')
+    prose = ''.join(''.join(c['source']) for c in cells(root / 'nbs' / '19_playground.ipynb')
                     if c['cell_type'] == 'markdown')
     quoted = re.findall(r'`(c\.MappingKernelManager\.[^`]+)`', prose)
     config = (root / 'tools' / 'jupyter_server_config.py').read_text()
