@@ -1,6 +1,6 @@
 """Checks on the project itself: the README is generated, its commands are the ones CI runs, settings.ini
 rules, the public API is deliberate, notebooks are numbered and speak of the project alone."""
-import configparser, json, re, subprocess, sys
+import ast, configparser, io, json, re, subprocess, sys, tokenize
 from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
@@ -42,22 +42,101 @@ def test_titles_match_file_numbers():
 def test_no_issue_talk():
     "Notebooks, README, tools, benchmarks speak of the project alone: no issues, no 'the original notebook'."
     texts = {p: p.read_text() for p in [*NBS, root / 'README.md', *(root / 'benchmarks').glob('*.py'),
-                                        *(root / 'tools').glob('*')]}
+                                        *(p for p in (root / 'tools').rglob('*') if p.is_file())]}
     for p, t in texts.items():
         for bad in (r'\bthe issue\b', r'\bissue \d+', r'\bissues?\b(?! of)', r'\boriginal notebook\b'):
             m = re.search(bad, t, re.I)
             assert not m, f"{p.relative_to(root)}: {t[max(0, m.start() - 60):m.end() + 40]!r}"
 
+def code_files():
+    "Every hand-written or generated code file: package modules, static JS, tests, tools, benchmarks."
+    pkg = [p for p in (root / 'backprop_nbdev').glob('*.py') if p.name != '_modidx.py']
+    js = list((root / 'backprop_nbdev' / 'static').glob('*.js'))
+    rest = [p for d in ('tests', 'benchmarks', 'tools') for p in (root / d).rglob('*.py')]
+    return pkg, js, rest
+
 def test_code_lines_stay_short():
-    "No code line over 110 characters: notebooks' code cells (they make the library), tests, tools."
+    "No code line over 100 characters: notebooks' code cells, the package, its JS, tests, tools, benchmarks."
     long = []
     for nb in NBS:
         for c in cells(nb):
             if c['cell_type'] == 'code':
-                long += [(nb.name, l) for l in ''.join(c['source']).splitlines() if len(l) > 110]
-    for p in [p for d in ('tests', 'benchmarks', 'tools') for p in (root / d).glob('*.py')]:
-        long += [(p.name, l) for l in p.read_text().splitlines() if len(l) > 110]
+                long += [(nb.name, l) for l in ''.join(c['source']).splitlines() if len(l) > 100]
+    for p in [p for group in code_files() for p in group]:
+        long += [(p.name, l) for l in p.read_text().splitlines() if len(l) > 100]
     assert not long, long[:5]
+
+def python_semicolons(src):
+    "Lines where `;` joins two Python statements: two statements of one block on one line."
+    lines = [l for l in src.splitlines() if not l.startswith(('!', '%'))]
+    tree = ast.parse('\n'.join(lines))
+    bad = set()
+    for node in ast.walk(tree):
+        for field in ('body', 'orelse', 'finalbody'):
+            block = getattr(node, field, None)
+            if isinstance(block, list):
+                bad |= {b.lineno for a, b in zip(block, block[1:]) if b.lineno == a.end_lineno}
+    return sorted(bad)
+
+def js_semicolons(src):
+    "Lines of JS where a `;` is followed by more code (a `for (;;)` header aside)."
+    bad = []
+    for i, line in enumerate(src.splitlines(), 1):
+        code = re.sub(r'//.*$', '', re.sub(r"'[^']*'|\"[^\"]*\"|`[^`]*`", "''", line)).strip()
+        if code.startswith('for ') or code.startswith('for('):
+            continue
+        if re.search(r';\s*\S', code):
+            bad.append(i)
+    return bad
+
+def test_no_semicolon_joined_statements():
+    "One statement per line, in Python (notebooks, package, tests, tools) and in the page's JS."
+    bad = []
+    for nb in NBS:
+        for c in cells(nb):
+            if c['cell_type'] == 'code':
+                src = ''.join(c['source'])
+                bad += [(nb.name, n) for n in python_semicolons(src)]
+    pkg, js, rest = code_files()
+    bad += [(p.name, n) for p in pkg + rest for n in python_semicolons(p.read_text())]
+    bad += [(p.name, n) for p in js for n in js_semicolons(p.read_text())]
+    assert not bad, bad[:10]
+
+def test_no_private_name_crosses_a_module():
+    "No `_name` is imported from another module of the package, in the package or in tests."
+    pkg, _, rest = code_files()
+    bad = []
+    for p in pkg + [p for p in rest if p.parent.name == 'tests']:
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.level or 'backprop_nbdev' in (node.module or '')):
+                bad += [(p.name, a.name) for a in node.names
+                        if a.name.startswith('_') and not a.name.startswith('__')]
+    assert not bad, bad
+
+def test_modules_and_functions_stay_small():
+    "No package module over 400 lines, no function over 30 (generated headers count)."
+    pkg, _, _ = code_files()
+    big = [(p.name, n) for p in pkg if (n := len(p.read_text().splitlines())) > 400]
+    long = []
+    for p in pkg:
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if (n := node.end_lineno - node.lineno + 1) > 30:
+                    long.append((p.name, node.name, n))
+    assert not big and not long, (big, long)
+
+def test_lessons_and_appendix_are_two_lists():
+    "The index (so the README) lists the lessons and the appendix apart, each notebook once, in order."
+    text = (root / 'README.md').read_text()
+    lessons = text[text.index('## The lessons'):text.index('## The appendix')]
+    appendix = text[text.index('## The appendix'):]
+    for nb in NBS:
+        if nb.stem == 'index':
+            continue
+        part = appendix if nb.stem.startswith('A') else lessons
+        assert part.count(f'`{nb.stem}`') >= 1, nb.stem
+    order = [m for m in re.findall(r'^\| `(\w+)`', text, re.M)]
+    assert order == sorted(order, key=lambda s: (s.startswith('A'), s)), order
 
 def test_public_api_is_deliberate():
     "`from backprop_nbdev import *`: course functions and classes, no modules, validators, drawing internals."
