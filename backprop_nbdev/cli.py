@@ -10,8 +10,8 @@ import argparse, json, os, sys, time
 import torch
 from fastprogress.fastprogress import progress_bar
 from . import __version__
-from .checks import (
-    check_positive, check_int, check_seed, describe, _stoppable, _threads_for, _forward_work)
+from .checks import check_positive, check_int, check_seed, describe
+from .runtime import stoppable, threads_for, forward_work
 from .dataset import xor_data
 from .datasets2d import make_2d
 from .activations import ACTIVATIONS
@@ -128,7 +128,7 @@ def _label(sizes, activation):
 
 def _fit(args, t, bar, chunk=50):
     "Step Trainer `t` to `args.epochs` in chunks under a progress bar; stop at the end of an epoch on Ctrl-C."
-    with _stoppable() as stop, _threads_for(_forward_work(len(t.X), t.sizes)):
+    with stoppable() as stop, threads_for(forward_work(len(t.X), t.sizes)):
         chunks = [min(chunk, args.epochs - e) for e in range(0, args.epochs, chunk)]
         pb = progress_bar(chunks, leave=False) if bar else chunks
         for n in pb:

@@ -8,8 +8,9 @@ __all__ = ['stack_params', 'member', 'init_ensemble', 'ensemble_forward', 'ensem
 
 # %% ../nbs/22_ensemble.ipynb #6ff0b1df
 import torch
-from .checks import (check_tensor, check_matrix, check_like, check_positive, check_int,
-                                   check_seed, describe, _stoppable, _stopped, _threads_for, _forward_work)
+from .checks import (
+    check_tensor, check_matrix, check_like, check_positive, check_int, check_seed, describe)
+from .runtime import stoppable, report_stop, threads_for, forward_work
 from .params import Params, check_params, init_params
 from .activations import sigmoid, sigmoid_grad
 from .forward import Cache
@@ -99,9 +100,9 @@ def train_ensemble(X, y, P, lr=1.0, epochs=5000):
     lr, epochs = check_positive(lr, 'lr'), check_int(epochs, 'epochs', max=max_epochs)
     losses = torch.empty(epochs, P.W1.shape[0], dtype=X.dtype, device=X.device)
     N, n_in, h = P.W1.shape
-    with _threads_for(N * _forward_work(len(X), [n_in, h, P.W2.shape[2]])), _stoppable() as stop:
+    with threads_for(N * forward_work(len(X), [n_in, h, P.W2.shape[2]])), stoppable() as stop:
         for epoch in range(epochs):
-            if stop(): _stopped(epoch, epochs); return P, losses[:epoch]
+            if stop(): report_stop(epoch, epochs); return P, losses[:epoch]
             c = _forward(X, *P)
             losses[epoch] = ((c.y_pred - y) ** 2).mean((1, 2))
             if not bool(losses[epoch].isfinite().any()):   # every network has diverged: nothing left to train

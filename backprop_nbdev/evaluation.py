@@ -9,14 +9,14 @@ __all__ = ['predict', 'accuracy', 'Table', 'results_table']
 import html
 import torch
 from .checks import check_matrix, check_like, describe
-from .params import _check_x
+from .params import check_x
 from .forward import forward
 from .loss import mse
 
 # %% ../nbs/09_evaluation.ipynb #ce0ed547
 def predict(X, params):
     "The network's output ŷ for `X`, with no gradient bookkeeping."
-    _check_x(X, params)
+    check_x(X, params)
     with torch.no_grad(): return forward(X, params)[0]
 
 # %% ../nbs/09_evaluation.ipynb #9b148be5

@@ -11,7 +11,7 @@ import math, linecache, traceback
 from collections.abc import Sequence
 import torch
 from .checks import check_tensor, check_positive, check_choice, describe
-from .params import Params, _check_x, init_params
+from .params import Params, check_x, init_params
 from .activations import ACTIVATIONS, sigmoid, sigmoid_grad
 from .forward import Cache
 from .loss import mse, mse_grad, bce
@@ -100,7 +100,7 @@ _HIDDEN, _LOSSES = ('sigmoid', 'tanh'), dict(mse=mse, bce=bce)   # the variants 
 
 def reference_forward(X, params, hidden_act='sigmoid'):
     "`forward` with a sigmoid or tanh hidden layer (the output stays a sigmoid); returns (ŷ, Cache)."
-    _check_x(X, params)
+    check_x(X, params)
     W1, b1, W2, b2 = params
     z1 = X @ W1 + b1
     h = ACTIVATIONS[check_choice(hidden_act, 'hidden_act', _HIDDEN)][0](z1)
@@ -110,7 +110,7 @@ def reference_forward(X, params, hidden_act='sigmoid'):
 
 def reference_steps(X, y, params, hidden_act='sigmoid', loss='mse'):
     "All eight quantities of the backward pass, computed by autograd with `retain_grad` on the intermediates."
-    _check_x(X, params); check_choice(hidden_act, 'hidden_act', _HIDDEN)   # reference_forward's checks
+    check_x(X, params); check_choice(hidden_act, 'hidden_act', _HIDDEN)   # reference_forward's checks
     act, lf = ACTIVATIONS[hidden_act][0], _LOSSES[check_choice(loss, 'loss', _LOSSES)]
     return autograd_steps(X, y, params, act, lf)
 

@@ -4,14 +4,14 @@
 
 # %% auto #0
 __all__ = ['LOSSES', 'Loss', 'MSELoss', 'BCEWithLogitsLoss', 'logsumexp', 'SoftmaxCrossEntropy', 'class_accuracy', 'SGD',
-           'Momentum', 'Batches', 'l2_penalty', 'l2_grads', 'fit']
+           'Momentum', 'Batches', 'l2_penalty', 'l2_grads', 'fit', 'run_epoch']
 
 # %% ../nbs/16_losses_optim.ipynb #c395d5aa
 import math
 import torch
 from .checks import (
-    check_tensor, check_matrix, check_like, check_int, check_number, check_positive, check_seed, describe,
-    _stoppable, _stopped, _threads_for, _forward_work)
+    check_tensor, check_matrix, check_like, check_int, check_number, check_positive, check_seed, describe)
+from .runtime import stoppable, report_stop, threads_for, forward_work
 from .activations import sigmoid
 from .loss import mse, mse_grad
 from .training import DivergenceError, max_epochs
@@ -187,14 +187,14 @@ def fit(net, loss, opt, X, y, epochs=100, batch_size=None, seed=0, l2=0.0, on_ep
     if on_epoch is not None and not callable(on_epoch):
         raise TypeError(f"on_epoch must be a function (epoch, net, loss) or None, got {describe(on_epoch)}")
     batches, losses = Batches(X, y, bs, seed), []
-    with _threads_for(_forward_work(bs or len(X), _sizes(net))), _stoppable() as stop:
+    with threads_for(forward_work(bs or len(X), _sizes(net))), stoppable() as stop:
         for epoch in range(1, epochs + 1):
-            if stop(): _stopped(epoch - 1, epochs); break
-            losses.append(_epoch(net, loss, opt, batches, l2, epoch, losses))
+            if stop(): report_stop(epoch - 1, epochs); break
+            losses.append(run_epoch(net, loss, opt, batches, l2, epoch, losses))
             if on_epoch is not None: on_epoch(epoch, net, losses[-1])
     return losses
 
-def _epoch(net, loss, opt, batches, l2, epoch, losses):
+def run_epoch(net, loss, opt, batches, l2, epoch, losses):
     "One pass over the batches; returns the epoch's loss: the batch losses averaged with weights |b|/n."
     total = 0.
     for Xb, yb in batches:

@@ -10,14 +10,14 @@ from typing import NamedTuple
 import torch
 from fastcore.basics import patch
 from .checks import (
-    check_int, check_number, check_positive, check_seed, check_choice, check_matrix, check_like,
-    _stoppable, _stopped, _threads_for, _forward_work)
+    check_int, check_number, check_positive, check_seed, check_choice, check_matrix, check_like)
+from .runtime import stoppable, report_stop, threads_for, forward_work
 from .params import max_scale
 from .activations import ACTIVATIONS
 from .evaluation import accuracy
 from .training import DivergenceError, max_epochs
 from .layers import Activation, mlp
-from .losses_optim import LOSSES, SGD, Batches, l2_grads, _epoch
+from .losses_optim import LOSSES, SGD, Batches, l2_grads, run_epoch
 
 # %% ../nbs/18_trainer.ipynb #17000007
 max_hidden, max_depth = 1024, 4
@@ -88,11 +88,11 @@ def step(self: Trainer, n=1):
     self._settings()
     self.opt.lr, bs = float(self.lr), self.batch_size
     self.batches.set_batch_size(bs)
-    with _threads_for(_forward_work(bs or len(self.X), self.sizes)), _stoppable() as stop:
+    with threads_for(forward_work(bs or len(self.X), self.sizes)), stoppable() as stop:
         for k in range(n):
-            if stop(): _stopped(k, n); break
+            if stop(): report_stop(k, n); break
             try:
-                L = _epoch(self.net, self.loss_fn, self.opt, self.batches,
+                L = run_epoch(self.net, self.loss_fn, self.opt, self.batches,
                            float(self.l2), self.epoch + 1, self.history)
             except DivergenceError:
                 self.diverged = self.epoch + 1

@@ -9,7 +9,7 @@ from backprop_nbdev.backward import Grads, Steps, backward, backward_steps
 from backprop_nbdev.loss import mse
 from backprop_nbdev.autograd import autograd_grads
 from backprop_nbdev.gradcheck import check_backward, numerical_grad, reference_steps
-from backprop_nbdev.checks import _threads_for
+from backprop_nbdev.runtime import threads_for
 
 # A learner's backward pass is generated as real source code, one line per quantity in chain order, exactly
 # as a learner writes it in the exercise (so a crash has a line and local variables to inspect); a broken one
@@ -170,7 +170,7 @@ shapes = dict(seed=st.integers(0, 2 ** 31 - 1), n=st.integers(1, 64), n_in=st.in
 @given(dtype=st.sampled_from([torch.float32, torch.float64]), **shapes)
 def test_backward_equals_autograd(seed, n, n_in, n_h, n_out, dtype):
     X, y, p = net(seed, n, n_in, n_h, n_out, dtype)
-    with _threads_for(0):
+    with threads_for(0):
         mine, auto = backward(X, y, p, forward(X, p)[1]), autograd_grads(X, y, p)
         # all eight quantities too
         steps, ref = backward_steps(X, y, p, forward(X, p)[1]), reference_steps(X, y, p)
@@ -186,7 +186,7 @@ def test_backward_equals_autograd(seed, n, n_in, n_h, n_out, dtype):
 @given(**shapes)
 def test_backward_equals_finite_differences(seed, n, n_in, n_h, n_out):
     X, y, p = net(seed, n, n_in, n_h, n_out, torch.float64)
-    with _threads_for(0): num = numerical_grad(lambda q: mse(forward(X, q)[0], y), p)
+    with threads_for(0): num = numerical_grad(lambda q: mse(forward(X, q)[0], y), p)
     for a, b in zip(backward(X, y, p, forward(X, p)[1]), num):
         assert close(a, b, 1e-6, 2e-10), (a - b).abs().max()
 
