@@ -13,15 +13,20 @@ import torch
 # %% ../nbs/A1_doors.ipynb #8b0c2ad8
 def describe(x):
     "A short description of `x` for error messages."
-    if isinstance(x, torch.Tensor): return f"a {x.dtype} tensor of shape {tuple(x.shape)}"
-    return f"{x!r} ({type(x).__name__})"
+    if not isinstance(x, torch.Tensor): return f"{x!r} ({type(x).__name__})"
+    kind = '' if x.layout == torch.strided else f" {str(x.layout).removeprefix('torch.')}"
+    where = '' if x.device.type == 'cpu' else f" on {x.device}"
+    return f"a {x.dtype}{kind} tensor of shape {tuple(x.shape)}{where}"
 
 # %% ../nbs/A1_doors.ipynb #d0da5ac3
 def check_tensor(x, name):
-    "Raise `TypeError` unless `x` is a floating-point tensor."
+    "Raise `TypeError` unless `x` is a dense floating-point tensor that holds numbers."
     if not isinstance(x, torch.Tensor): raise TypeError(f"{name} must be a torch.Tensor, got {describe(x)}")
     if x.dtype not in (torch.float32, torch.float64):
         raise TypeError(f"{name} must be a floating-point tensor (float32 or float64), got {describe(x)}")
+    # sparse tensors and 'meta' tensors (shapes without numbers) pass isinstance but crash inside torch
+    if x.layout != torch.strided or x.device.type == 'meta':
+        raise TypeError(f"{name} must be a dense tensor holding numbers, got {describe(x)}")
     return x
 
 def check_finite(x, name):

@@ -156,7 +156,7 @@ ARCH = dict(sizes=[2, 5, 5, 5, 1], activation='relu', loss='bce', dtype='float32
     (dict(tensors={**_net_tensors([2, 5, 5, 5, 1]), 'W5': torch.zeros(1, 1)}),
      "expected exactly ['W1', 'W2', 'W3', 'W4', 'b1', 'b2', 'b3', 'b4']"),
     (dict(tensors=_net_tensors([2, 5, 4, 5, 1])),
-     "its tensor W2 is a torch.float32 tensor of shape (5, 4), which does not match"),
+     "its tensor W2 is float32 of shape (5, 4), which does not match"),
     (dict(tensors=_net_tensors([2, 5, 5, 5, 1]), architecture=ARCH | dict(sizes=[2, 5, 5, 1])),
      "expected exactly ['W1', 'W2', 'W3', 'b1', 'b2', 'b3'] for sizes [2, 5, 5, 1]"),
     (dict(tensors=_net_tensors([2, 5, 5, 5, 1], dtype=torch.float64)),
@@ -218,7 +218,10 @@ def test_foreign_missing_and_odd_paths(tmp_path):
     with pytest.raises(FileNotFoundError, match='no such file'): load_model(tmp_path / 'absent.safetensors')
     with pytest.raises(IsADirectoryError, match='got the directory'): load_model(tmp_path)
     (tmp_path / 'empty').write_bytes(b'')
-    with pytest.raises(ValueError, match='safetensors cannot read it'): load_model(tmp_path / 'empty')
+    with pytest.raises(ValueError, match='is not a valid model file: its header claims 0 bytes'):
+        load_model(tmp_path / 'empty')
+    os.mkfifo(tmp_path / 'fifo')
+    with pytest.raises(ValueError, match='which is a FIFO'): load_model(tmp_path / 'fifo')
 
 
 def test_never_unpickles(tmp_path):
@@ -325,6 +328,102 @@ def test_valid_checksum_unsupported_content_refused(saved_net, tmp_path):
         tensors = {k: f.get_tensor(k).half() for k in f.keys()}
     del info['sha256']
     bad = write_model_file(tmp_path / 'half.safetensors', info, tensors)
-    msg = 'which does not match its architecture: expected a torch.float32 tensor'
-    with pytest.raises(ValueError, match=msg) as e: load_model(bad)
+    msg = 'its tensor W1 is float16 of shape (2, 5), which does not match its architecture: expected float32'
+    with pytest.raises(ValueError, match=re.escape(msg)) as e: load_model(bad)
     assert str(bad) in str(e.value)
+
+
+@pytest.mark.parametrize('mode', [0o444, 0o400, 0o000])
+def test_save_refuses_read_only_files(saved, trained, mode):
+    "A file without write bits is kept, even for root, whom os.access lets write anything."
+    good = saved.read_bytes()
+    os.chmod(saved, mode)
+    with pytest.raises(PermissionError, match=re.escape(f'which is read-only (mode {oct(mode)})')):
+        save_model(saved, trained[2])
+    os.chmod(saved, 0o644)
+    assert saved.read_bytes() == good and len(list(saved.parent.iterdir())) == 1
+
+
+def test_save_refuses_read_only_directory(tmp_path, trained):
+    d = tmp_path / 'ro'
+    d.mkdir(mode=0o555)
+    with pytest.raises(PermissionError, match='whose directory is read-only'):
+        save_model(d / 'm.safetensors', trained[2])
+    assert list(d.iterdir()) == []
+
+
+@pytest.mark.skipif(not hasattr(os, 'fork'), reason='needs os.fork')
+def test_file_size_limit_is_an_os_error(saved, trained):
+    "A write cut off by a file-size limit (as a full disk cuts it) is an OSError naming the file, not safetensors'."
+    import resource
+    good = saved.read_bytes()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (600, 600))
+        try: save_model(saved, mlp([2, 100, 1]))
+        except BaseException as e: os.write(w, f"{type(e).__name__}|{isinstance(e, OSError)}|{e}".encode())
+        os._exit(0)
+    os.close(w)
+    os.waitpid(pid, 0)
+    name, is_os, msg = os.read(r, 4096).decode().split('|', 2)
+    assert is_os == 'True' and f'could not write {saved}' in msg, (name, msg)
+    assert saved.read_bytes() == good and len(list(saved.parent.iterdir())) == 1
+
+
+def _changed(net, what):
+    l = net.layers[0]
+    if what == 'half': l.W, l.b = l.W.half(), l.b.half()
+    if what == 'mixed': l.b = l.b.double()
+    if what == 'sparse': l.W = l.W.to_sparse()
+    if what == 'meta': l.W = torch.empty(tuple(l.W.shape), device='meta')
+    return net
+
+
+@pytest.mark.parametrize('what, msg', [('half', 'net.W1 must be a floating-point tensor (float32 or float64)'),
+                                       ('mixed', 'got one where its tensor b1 is float64'), ('sparse', 'net.W1 must be a dense tensor'),
+                                       ('meta', 'net.W1 must be a dense tensor holding numbers')])
+def test_save_refuses_what_load_refuses(tmp_path, what, msg):
+    "Tensors changed after mlp built the network: refused with the tensor named, nothing written."
+    p = tmp_path / 'm.safetensors'
+    with pytest.raises((TypeError, ValueError), match=re.escape(msg)):
+        save_model(p, _changed(mlp([2, 3, 1]), what))
+    assert not p.exists()
+
+
+def test_save_refuses_over_the_caps(tmp_path):
+    from backprop_nbdev.io import max_width, max_nesting
+    n = max_width + 1
+    wide = Sequential(Linear(torch.zeros(1, n), torch.zeros(n)), Tanh(), Linear(torch.zeros(n, 1), torch.zeros(1)))
+    with pytest.raises(ValueError, match='max_width'): save_model(tmp_path / 'w.safetensors', wide)
+    deep = json.loads('[' * (max_nesting + 1) + ']' * (max_nesting + 1))
+    with pytest.raises(ValueError, match='max_nesting'): save_model(tmp_path / 'd.safetensors', mlp([2, 3, 1]), a=deep)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_load_checks_the_header_before_reading(saved, tmp_path):
+    "A 3 GiB tensor claimed by a sparse file, deep nesting, a huge header: refused in one line, fast."
+    import time
+    raw = saved.read_bytes()
+    n = struct.unpack('<Q', raw[:8])[0]
+    h = json.loads(raw[8:8 + n])
+    h['W1']['shape'] = [2, (3 << 30) // 8]
+    text = json.dumps(h).encode()
+    big = tmp_path / 'big.safetensors'
+    with open(big, 'wb') as f:
+        f.write(struct.pack('<Q', len(text)) + text)
+        f.truncate(8 + len(text) + (3 << 30))
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=re.escape('its tensor W1 is float32 of shape (2, 402653184)')):
+        load_model(big)
+    h = json.loads(raw[8:8 + n])
+    info = h['__metadata__']['backprop_nbdev']
+    h['__metadata__']['backprop_nbdev'] = info.replace('"meta":{', '"meta":{"a":' + '[' * 10**5 + ']' * 10**5 + ',')
+    text = json.dumps(h).encode()
+    deep = tmp_path / 'deep.safetensors'
+    deep.write_bytes(struct.pack('<Q', len(text)) + text + raw[8 + n:])
+    with pytest.raises(ValueError, match='nests deeper than 32'): load_model(deep)
+    huge = tmp_path / 'huge.safetensors'
+    huge.write_bytes(struct.pack('<Q', 1 << 40) + b'{}')
+    with pytest.raises(ValueError, match='its header claims 1,099,511,627,776 bytes'): load_model(huge)
+    assert time.perf_counter() - t0 < 5
