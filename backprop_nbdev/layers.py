@@ -26,19 +26,23 @@ class Layer:
 class Linear(Layer):
     "z = x W + b; caches x. W is (n_in, n_out), b is (n_out,)."
     def __init__(self, W, b):
-        check_matrix(W, 'W'); check_like(check_tensor(b, 'b'), 'b', W, 'W')
+        check_matrix(W, 'W')
+        check_like(check_tensor(b, 'b'), 'b', W, 'W')
         if b.shape != (W.shape[1],):
             raise ValueError(f"b must have shape ({W.shape[1]},) to match W {tuple(W.shape)}, "
                              f"got {describe(b)}")
-        self.W = W.T.contiguous().T                   # (n_in, n_out), stored output-major (see below)
-        self.b, self.x, self.dW, self.db = b, None, None, None
+        self.W = W                                    # (n_in, n_out), as given: the step functions' layout
+        self.b = b                                    # (n_out,)
+        self.x = None
+        self.dW = None
+        self.db = None
 
     def forward(self, x):
         self.x = x
         return x @ self.W + self.b                    # (n, n_out)
 
     def backward(self, dz, need_dx=True):
-        self.dW = (dz.T @ self.x).T                   # = xᵀ δz, (n_in, n_out), output-major like W
+        self.dW = self.x.T @ dz                       # (n_in, n_out)
         self.db = dz.sum(0)                           # (n_out,)
         return dz @ self.W.T if need_dx else None     # (n, n_in)
 
