@@ -70,7 +70,7 @@ class Value:
         return Value(a.mean(), (self,), 'mean', lambda g: ((g / a.numel()).expand_as(a),))
 
     def backward(self, accumulate=True):
-        "dL/d(node) for every node under this one, L being this one (`accumulate=False`: the bug)."
+        "Fill every node's `grad` with dL/d(node), L being this node (`accumulate=False`: the bug)."
         self.grad = torch.ones_like(self.data)                # δL = dL/dL = 1
         for v in reversed(topological_order(self)):            # every node after all of its users
             for u, g in zip(v.inputs, v.local_backward(v.grad)):
@@ -118,7 +118,7 @@ def graph_layout(root):
     pos = {v: (i, 0) for i, v in enumerate(ops)}
     for i, v in enumerate(ops):
         new = [u for u in dict.fromkeys(v.inputs) if u not in pos]
-        pos.update({u: (i - 0.5, k + 1) for k, u in enumerate(new)})
+        pos.update({u: (i - 0.6 + 0.4 * k, k + 1) for k, u in enumerate(new)})   # stepped
     return pos or {root: (0, 0)}
 
 def draw_graph(root, ax=None):
