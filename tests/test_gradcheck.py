@@ -8,7 +8,8 @@ from backprop_nbdev.forward import forward
 from backprop_nbdev.backward import Grads, Steps, backward, backward_steps
 from backprop_nbdev.loss import mse
 from backprop_nbdev.autograd import autograd_grads
-from backprop_nbdev.gradcheck import check_backward, numerical_grad, reference_steps
+from backprop_nbdev.gradcheck import numerical_grad, reference_steps
+from backprop_nbdev.diagnosis import check_backward
 from backprop_nbdev.runtime import threads_for
 
 # A learner's backward pass is generated as real source code, one line per quantity in chain order, exactly
