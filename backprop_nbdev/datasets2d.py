@@ -11,7 +11,8 @@ import math
 from typing import NamedTuple
 import torch
 from backprop_nbdev.checks import (
-    check_int, check_number, check_seed, check_choice, check_matrix, check_like, check_dtype, check_device,
+    check_int, check_number, check_seed, check_choice, check_matrix, check_like, check_dtype,
+    check_device,
     describe)
 from .dataset import xor_data
 
@@ -92,10 +93,12 @@ def make_2d(name, n=200, noise=None, seed=0, dtype=torch.float32, device=None):
 
 # %% ../nbs/17_datasets.ipynb #6a1b2c02
 def split_data(X, y, test_frac=0.5, seed=0):
-    "Shuffle (X, y) by `seed` and cut: (X_train, y_train, X_test, y_test), the test part `test_frac` of it."
-    check_matrix(X, 'X'); check_like(check_matrix(y, 'y', rows=len(X)), 'y', X, 'X')
+    "Shuffle (X, y) by `seed` and cut: (X_train, y_train, X_test, y_test), `test_frac` of it test."
+    check_matrix(X, 'X')
+    check_like(check_matrix(y, 'y', rows=len(X)), 'y', X, 'X')
     test_frac = check_number(test_frac, 'test_frac', min=0, min_open=False, max=0.9)
-    i = torch.randperm(len(X), generator=torch.Generator().manual_seed(check_seed(seed))).to(X.device)
+    g = torch.Generator().manual_seed(check_seed(seed))
+    i = torch.randperm(len(X), generator=g).to(X.device)
     k = len(X) - round(test_frac * len(X))
     if k < 1:
         raise ValueError("test_frac must leave at least one training point, "
@@ -104,20 +107,22 @@ def split_data(X, y, test_frac=0.5, seed=0):
 
 # %% ../nbs/17_datasets.ipynb #fdcfaad9
 class DigitsSplit(NamedTuple):
-    "Standardised digits: X (n, 64) floats and y (n,) integer labels, for training and held-out testing."
+    "Standardised digits: X (n, 64) floats and y (n,) integer labels, for training and testing."
     X_train: torch.Tensor
     y_train: torch.Tensor
     X_test: torch.Tensor
     y_test: torch.Tensor
 
 def load_digits_split(test_size=0.2, seed=0, dtype=torch.float32, device=None):
-    "scikit-learn's bundled 8×8 digits, split (stratified, seeded), standardised with training statistics."
-    from sklearn.datasets import load_digits                # imported here: scikit-learn is slow to import
+    "scikit-learn's 8×8 digits, split (stratified, seeded), standardised with training statistics."
+    # imported here: scikit-learn is slow to import
+    from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
     if not (isinstance(test_size, float) and 0 < test_size < 1):
         raise ValueError(f"test_size must be a float in (0, 1), got {describe(test_size)}")
     # scikit-learn's seeds are 32-bit
-    seed, dtype, device = check_int(seed, 'seed', max=2**32 - 1), check_dtype(dtype), check_device(device)
+    seed = check_int(seed, 'seed', max=2**32 - 1)
+    dtype, device = check_dtype(dtype), check_device(device)
     X, y = load_digits(return_X_y=True)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
     mu, sd = Xtr.mean(0), Xtr.std(0)

@@ -19,7 +19,8 @@ from .gradcheck import (
     rel_error, reference_forward, reference_steps, HIDDEN_ACTS, REFERENCE_LOSSES)
 
 # %% ../nbs/A3_diagnosis.ipynb #54696174
-_cases = ((0, 7, 2, 3, 1), (1, 4, 5, 8, 2), (2, 1, 3, 1, 1), 'xor')   # (seed, batch, inputs, hidden, outputs)
+# (seed, batch, inputs, hidden, outputs)
+_cases = ((0, 7, 2, 3, 1), (1, 4, 5, 8, 2), (2, 1, 3, 1, 1), 'xor')
 
 def _case(spec):
     "Float64 (X, y, params) for one reference case, with non-zero biases so no term vanishes."
@@ -222,7 +223,8 @@ def check_backward(fn, hidden_act='sigmoid', loss='mse', verbose=True):
     "Check `fn(X, y, params, cache) -> Steps` on reference nets: first wrong quantity in chain order and why."
     if not callable(fn):
         raise TypeError(f"fn must be a function (X, y, params, cache) -> Steps, got {describe(fn)}")
-    check_choice(hidden_act, 'hidden_act', HIDDEN_ACTS); check_choice(loss, 'loss', REFERENCE_LOSSES)
+    check_choice(hidden_act, 'hidden_act', HIDDEN_ACTS)
+    check_choice(loss, 'loss', REFERENCE_LOSSES)
     runs = [_run(fn, spec, hidden_act, loss) for spec in _cases]
     res = _first_wrong(runs, hidden_act, loss)
     if res is None:

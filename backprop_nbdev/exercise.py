@@ -16,7 +16,8 @@ def solution_backward(X, y, params, cache):
     dy_pred = 2 * (y_pred - y) / y.numel()   # the mean runs over all N entries
     dz2 = dy_pred * y_pred * (1 - y_pred)    # σ'(z2) from the output ŷ
     dW2 = h.T @ dz2
-    db2 = dz2.sum(0)                         # b2 touches every sample: sum, and the 1/N is already in dy_pred
+    # b2 touches every sample: sum, and the 1/N is already in dy_pred
+    db2 = dz2.sum(0)
     dh = dz2 @ W2.T
     dz1 = dh * h * (1 - h)
     dW1 = X.T @ dz1
@@ -25,7 +26,7 @@ def solution_backward(X, y, params, cache):
 
 # %% ../nbs/14_exercise.ipynb #10462ec8
 def solution_backward_tanh(X, y, params, cache):
-    "Reference solution to exercise 2: tanh hidden layer, MSE loss. Only dz1 differs from exercise 1."
+    "Reference solution to exercise 2: tanh hidden layer, MSE loss. Only dz1 differs from 1."
     s = solution_backward(X, y, params, cache)
     dz1 = s.dh * (1 - cache.h ** 2)          # tanh'(z1) = 1 - h²
     return s._replace(dz1=dz1, dW1=X.T @ dz1, db1=dz1.sum(0))
@@ -36,7 +37,8 @@ def solution_backward_bce(X, y, params, cache):
     W1, b1, W2, b2 = params
     z1, h, z2, y_pred = cache
     dy_pred = (y_pred - y) / (y_pred * (1 - y_pred) * y.numel())
-    dz2 = (y_pred - y) / y.numel()           # = dy_pred · ŷ(1 - ŷ): the sigmoid's derivative cancels
+    # = dy_pred · ŷ(1 - ŷ): the sigmoid's derivative cancels
+    dz2 = (y_pred - y) / y.numel()
     dW2 = h.T @ dz2
     db2 = dz2.sum(0)
     dh = dz2 @ W2.T

@@ -29,7 +29,7 @@ def layer_grad_norms(net):
     return [flat_norm([l.dW, l.db]) for l in ls]
 
 class GradNormLog:
-    "An `on_epoch` callback for `fit`: `history[e]` holds each Linear layer's gradient norm at epoch e + 1."
+    "An `on_epoch` callback for `fit`: `history[e]`, each Linear layer's gradient norm, epoch e+1."
     def __init__(self): self.history = []
     def __call__(self, epoch, net, loss): self.history.append(layer_grad_norms(net))
     def as_tensor(self): return torch.tensor(self.history)   # (epochs, n_linear)
@@ -41,7 +41,7 @@ def _activations(net, X, kinds):
     return [l for l in net.layers if isinstance(l, kinds)]
 
 def dead_masks(net, X):
-    "For each ReLU layer of `net`, a (n_units,) bool mask of the units that output 0 for every row of X."
+    "For each ReLU layer of `net`, a (n_units,) bool mask of the units that output 0 on every row."
     return [(l.out == 0).all(0) for l in _activations(net, X, ReLU)]
 
 def dead_units(net, X):
@@ -50,11 +50,11 @@ def dead_units(net, X):
 
 # %% ../nbs/21_failures.ipynb #761c3216
 def _slope(l):
-    "Slope of an activation divided by its maximum, from its cached output: 4s(1-s) for σ, 1-t² for tanh."
+    "Slope of an activation over its maximum, from its cached output: 4s(1-s) for σ, 1-t² for tanh."
     s = l.out
     return 4 * s * (1 - s) if isinstance(l, Sigmoid) else 1 - s * s
 
 def saturation(net, X, frac=0.04):
-    "Per Sigmoid/Tanh layer of `net`: fraction of (row, unit) pairs of X with slope < frac × its maximum."
+    "Per Sigmoid/Tanh layer of `net`: the fraction of (row, unit) pairs with slope < frac × max."
     frac = check_positive(frac, 'frac')
     return [(_slope(l) < frac).float().mean().item() for l in _activations(net, X, (Sigmoid, Tanh))]

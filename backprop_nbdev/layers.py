@@ -9,14 +9,15 @@ __all__ = ['ACTIVATION_LAYERS', 'Layer', 'Linear', 'Activation', 'Sigmoid', 'Tan
 # %% ../nbs/15_layers.ipynb #e542eccc
 import torch
 from .checks import (
-    check_tensor, check_matrix, check_like, check_int, check_number, check_seed, check_dtype, check_device,
+    check_tensor, check_matrix, check_like, check_int, check_number, check_seed, check_dtype,
+    check_device,
     check_choice, describe)
 from .params import Params, check_params, xavier_std, max_weights, max_scale
 from .activations import ACTIVATIONS
 
 # %% ../nbs/15_layers.ipynb #f5d4e222
 class Layer:
-    "Base of every layer: `forward(x)` caches, `backward(dout, need_dx=True)` returns dL/dx, fills `grads()`."
+    "Base of layers: `forward(x)` caches; `backward(dout, need_dx=True)`: dL/dx, fills `grads()`."
     def params(self): return []
     def grads(self): return []
     def __call__(self, x): return self.forward(x)
@@ -31,7 +32,8 @@ class Linear(Layer):
         if b.shape != (W.shape[1],):
             raise ValueError(f"b must have shape ({W.shape[1]},) to match W {tuple(W.shape)}, "
                              f"got {describe(b)}")
-        self.W = W                                    # (n_in, n_out), as given: the step functions' layout
+        # (n_in, n_out), as given: the step functions' layout
+        self.W = W
         self.b = b                                    # (n_out,)
         self.x = None
         self.dW = None
@@ -52,7 +54,7 @@ class Linear(Layer):
 
 # %% ../nbs/15_layers.ipynb #8cd567fe
 class Activation(Layer):
-    "An entrywise activation, `ACTIVATIONS[name]`; caches its output, from which its derivative comes."
+    "An entrywise activation, `ACTIVATIONS[name]`; caches its output, which gives its derivative."
     name, out = None, None
     def forward(self, x):
         self.out = ACTIVATIONS[self.name][0](x)
@@ -93,7 +95,7 @@ class Sequential(Layer):
 
 # %% ../nbs/15_layers.ipynb #8cbe3d23
 def _act(a, name):
-    "The layer class for activation `a`: a name from `ACTIVATIONS`, a Layer class, or (for `out_act`) None."
+    "The layer class for `a`: a name from `ACTIVATIONS`, a Layer class, or (for `out_act`) None."
     if a is None and name == 'out_act': return None
     if isinstance(a, type) and issubclass(a, Layer): return a
     return ACTIVATION_LAYERS[check_choice(a, name, ACTIVATION_LAYERS)]
@@ -103,14 +105,16 @@ def _std(scale, n_in, n_out):
     if isinstance(scale, str) and scale == 'he': return (2 / n_in) ** 0.5
     return check_number(scale, "scale (a number, 'xavier' or 'he')", max=max_scale)
 
-def mlp(sizes, act='sigmoid', out_act=None, scale='xavier', seed=42, dtype=torch.float32, device=None):
-    "`Sequential` of `Linear` layers of `sizes`: `act` after each hidden one, `out_act` (None: logits) last."
+def mlp(sizes, act='sigmoid', out_act=None, scale='xavier', seed=42, dtype=torch.float32,
+        device=None):
+    "`Sequential` of `Linear` layers of `sizes`: `act` after each hidden one, `out_act` last."
     if not isinstance(sizes, (list, tuple)) or len(sizes) < 2:
         raise ValueError("sizes must be a list of at least two layer sizes, e.g. [2, 3, 1], "
                          f"got {describe(sizes)}")
     sizes = [check_int(n, f"sizes[{i}]", 1) for i, n in enumerate(sizes)]
     n_w = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-    if n_w > max_weights: raise ValueError(f"sizes must give at most {max_weights:,} weights, got {n_w:,}")
+    if n_w > max_weights:
+        raise ValueError(f"sizes must give at most {max_weights:,} weights, got {n_w:,}")
     Act, Out = _act(act, 'act'), _act(out_act, 'out_act')
     dtype, device = check_dtype(dtype), check_device(device)
     g = torch.Generator().manual_seed(check_seed(seed))
@@ -126,7 +130,7 @@ def mlp(sizes, act='sigmoid', out_act=None, scale='xavier', seed=42, dtype=torch
 
 # %% ../nbs/15_layers.ipynb #81ce9b44
 def from_params(params):
-    "The seed's 2-layer sigmoid network as `Sequential(Linear, Sigmoid, Linear, Sigmoid)`, copying `params`."
+    "The seed's network as `Sequential(Linear, Sigmoid, Linear, Sigmoid)`, copying `params`."
     W1, b1, W2, b2 = (p.clone() for p in check_params(params))
     return Sequential(Linear(W1, b1), Sigmoid(), Linear(W2, b2), Sigmoid())
 
@@ -134,5 +138,6 @@ def to_params(net):
     "The parameters of a 2-layer network (Linear, act, Linear, ...) as `Params`."
     ps = net.params() if isinstance(net, Layer) else None
     if ps is None or len(ps) != 4:
-        raise ValueError(f"net must be a network with exactly two Linear layers, got {describe(net)}")
+        raise ValueError("net must be a network with exactly two Linear layers, "
+                         f"got {describe(net)}")
     return Params(*(p.detach().clone() for p in ps))

@@ -10,8 +10,9 @@ __all__ = ['LOSSES', 'BINARY_LOSSES', 'Loss', 'MSELoss', 'BCEWithLogitsLoss', 'l
 # %% ../nbs/16_losses_optim.ipynb #c395d5aa
 import math
 import torch
-from .checks import (
-    check_tensor, check_matrix, check_like, check_int, check_number, check_positive, check_seed, describe)
+from backprop_nbdev.checks import (
+    check_tensor, check_matrix, check_like, check_int, check_number, check_positive, check_seed,
+    describe)
 from .runtime import stoppable, report_stop, threads_for, forward_work
 from .activations import sigmoid
 from .loss import mse, mse_grad
@@ -20,8 +21,9 @@ from .layers import Layer, Linear
 
 # %% ../nbs/16_losses_optim.ipynb #d1745292
 class Loss:
-    "Base of losses: `forward(out, y)` caches, returns the scalar loss; `backward()`: dL/d(out). Unchecked."
-    out_act = None   # the activation the network's last layer must end with for this loss (None: raw logits)
+    "Base of losses: `forward(out, y)` caches, returns the loss; `backward()`: dL/d(out)."
+    # the activation the network's last layer must end with for this loss (None: raw logits)
+    out_act = None
     binary = False   # True: for one output trained on 0/1 targets
     title = None     # a short name, for menus and plot labels
     help = None      # one line on what it expects, for --help
@@ -56,7 +58,7 @@ class BCEWithLogitsLoss(Loss):
 
 # %% ../nbs/16_losses_optim.ipynb #e696c613
 def logsumexp(z):
-    "log Σ_j exp(z_ij) along the last dimension, shifting by the max so nothing overflows. Unchecked."
+    "log Σ_j exp(z_ij) along the last dimension, shifted by the max: no overflow. Unchecked."
     m = z.max(-1, keepdim=True).values
     return m + torch.log(torch.exp(z - m).sum(-1, keepdim=True))
 
@@ -135,20 +137,22 @@ class Momentum(SGD):
 
 # %% ../nbs/16_losses_optim.ipynb #2a6890d0
 class Batches:
-    "Mini-batches (X[i], y[i]), reshuffled each pass from `seed`; `batch_size=None`: one full batch in order."
+    "Mini-batches (X[i], y[i]), reshuffled each pass from `seed`; `batch_size=None`: one batch."
     def __init__(self, X, y, batch_size=None, seed=0, shuffle=True):
         self.X, self.y, self.shuffle = X, y, shuffle
         self.set_batch_size(batch_size)
         self.g = torch.Generator().manual_seed(seed)
 
     def set_batch_size(self, batch_size):
-        "Batches of `batch_size` from the next pass; None, or a batch as large as the data: one full batch."
+        "Batches of `batch_size` from the next pass; None, or as large as the data: one full batch."
         self.bs = None if batch_size is None or batch_size >= len(self.X) else batch_size
 
     def __len__(self): return 1 if self.bs is None else math.ceil(len(self.X) / self.bs)
 
     def __iter__(self):
-        if self.bs is None: yield self.X, self.y; return
+        if self.bs is None:
+            yield self.X, self.y
+            return
         n = len(self.X)
         idx = torch.randperm(n, generator=self.g) if self.shuffle else torch.arange(n)
         for i in range(0, n, self.bs):
@@ -168,10 +172,11 @@ def l2_grads(net, grads, l2):
     return [g + l2 * p if id(p) in ws else g for p, g in zip(net.params(), grads)]
 
 # %% ../nbs/16_losses_optim.ipynb #c1b56f67
-def _sizes(net): return [W.shape[0] for W in _weights(net)[:1]] + [W.shape[1] for W in _weights(net)]
+def _sizes(net):
+    return [W.shape[0] for W in _weights(net)[:1]] + [W.shape[1] for W in _weights(net)]
 
 def _check_targets(loss, X, y, n_out):
-    "y must fit `loss`: 0/1-ish float targets (n, n_out) for MSE and BCE, integer labels (n,) for softmax."
+    "y must fit `loss`: float targets (n, n_out) for MSE and BCE, integer labels (n,) for softmax."
     if isinstance(loss, SoftmaxCrossEntropy):
         return _check_labels(torch.zeros(len(X), n_out, dtype=X.dtype), y)
     check_like(check_matrix(y, 'y', rows=len(X), cols=n_out), 'y', X, 'X')
@@ -186,7 +191,8 @@ def _check_fit(net, loss, opt, X, y):
     if not isinstance(loss, Loss):
         raise TypeError(f"loss must be a Loss such as MSELoss(), got {describe(loss)}")
     if not isinstance(opt, SGD):
-        raise TypeError(f"opt must be an optimiser such as SGD(net.params(), lr), got {describe(opt)}")
+        raise TypeError("opt must be an optimiser such as SGD(net.params(), lr), "
+                        f"got {describe(opt)}")
     ps, own = net.params(), sum(any(p is q for q in net.params()) for p in opt.params)
     if len(opt.params) != len(ps) or any(p is not q for p, q in zip(opt.params, ps)):
         raise ValueError("opt must update this network's own parameters, as SGD(net.params(), lr) does, "
@@ -196,13 +202,14 @@ def _check_fit(net, loss, opt, X, y):
     _check_targets(loss, X, y, _sizes(net)[-1])
 
 def fit(net, loss, opt, X, y, epochs=100, batch_size=None, seed=0, l2=0.0, on_epoch=None):
-    "Train `net` in place with `loss` and `opt` on mini-batches of (X, y); returns the loss of every epoch."
+    "Train `net` in place with `loss` and `opt` on mini-batches of (X, y); the loss of every epoch."
     _check_fit(net, loss, opt, X, y)
     epochs, seed = check_int(epochs, 'epochs', max=max_epochs), check_seed(seed)
     bs = None if batch_size is None else check_int(batch_size, 'batch_size', min=1)
     l2 = check_number(l2, 'l2', min=0, min_open=False, max=1e3)
     if on_epoch is not None and not callable(on_epoch):
-        raise TypeError(f"on_epoch must be a function (epoch, net, loss) or None, got {describe(on_epoch)}")
+        raise TypeError("on_epoch must be a function (epoch, net, loss) or None, "
+                        f"got {describe(on_epoch)}")
     X, y = X.detach(), y.detach()   # a graph carried in would grow with every epoch
     batches, losses = Batches(X, y, bs, seed), []
     with threads_for(forward_work(bs or len(X), _sizes(net))), stoppable() as stop:
@@ -216,7 +223,7 @@ def fit(net, loss, opt, X, y, epochs=100, batch_size=None, seed=0, l2=0.0, on_ep
     return losses
 
 def run_epoch(net, loss, opt, batches, l2, epoch, losses):
-    "The epoch engine of `fit` and `Trainer.step`: one `opt` step per batch; the loss, batches weighted |b|/n."
+    "The epoch engine of `fit` and `Trainer.step`: a step per batch; the loss, weighted |b|/n."
     total = 0.
     for Xb, yb in batches:
         L = loss(net(Xb), yb).item()
