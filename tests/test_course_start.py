@@ -6,7 +6,7 @@ anything."""
 import json, os, re, shutil, subprocess, time
 from pathlib import Path
 import pytest
-from test_playground_browser import _api, free_port
+from test_playground_browser import api, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / '.venv'
@@ -80,7 +80,7 @@ def test_course_opens_jupyterlab(tmp_path):
     cmd = ['bash', str(ROOT / 'tools' / 'course.sh'), '--no-browser', '--ip=127.0.0.1', f'--port={port}',
            '--port-retries=0', f'--IdentityProvider.token={token}']
     base = f'http://127.0.0.1:{port}'
-    api = lambda path: _api(base, token, path)
+    call = lambda path: api(base, token, path)
     overrides_json = VENV / 'share/jupyter/lab/settings/overrides.json'
     before = overrides_json.stat().st_mtime_ns if overrides_json.exists() else -1
     log = tmp_path / 'course.log'
@@ -95,7 +95,7 @@ def test_course_opens_jupyterlab(tmp_path):
                 pytest.fail(f'course.sh exited with {proc.returncode}:\n{log.read_text()[-3000:]}')
             if time.perf_counter() - t0 > 60:
                 pytest.fail(f'JupyterLab did not answer within 60 s:\n{log.read_text()[-3000:]}')
-            try: status = api('/api/status'); break
+            try: status = call('/api/status'); break
             except OSError: time.sleep(0.05)
         took = time.perf_counter() - t0
         assert 'started' in status
@@ -109,12 +109,12 @@ def test_course_opens_jupyterlab(tmp_path):
                 and ('--allow-root' in server.cmdline()) == (os.geteuid() == 0))
         # kernels and terminals see the venv
         assert server.environ()['PATH'].split(os.pathsep)[0] == str(VENV / 'bin')
-        assert api('/api/contents/index.ipynb?content=0')['type'] == 'notebook'
+        assert call('/api/contents/index.ipynb?content=0')['type'] == 'notebook'
         # no news toast, no update check: the override file, and the defaults this server hands the browser
         assert overrides_json.stat().st_mtime_ns > before, 'course.sh did not write overrides.json'
         overrides = json.loads(overrides_json.read_text())
         assert overrides[NOTIFICATION] == {'fetchNews': 'false', 'checkForUpdates': False}
-        props = api(f'/lab/api/settings/{NOTIFICATION}')['schema']['properties']
+        props = call(f'/lab/api/settings/{NOTIFICATION}')['schema']['properties']
         assert (props['fetchNews']['default'], props['checkForUpdates']['default']) == ('false', False)
         assert took < 30, f'JupyterLab took {took:.1f} s to answer'   # about 1.5 s on an idle machine
         children = server.children(recursive=True)
