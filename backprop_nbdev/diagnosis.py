@@ -13,7 +13,7 @@ from .params import Params, init_params
 from .activations import sigmoid_grad
 from .forward import Cache
 from .loss import mse_grad
-from .backward import Grads, Steps
+from .backward import Grads, Steps, QUANTITIES
 from .dataset import xor_data
 from .gradcheck import (
     rel_error, reference_forward, reference_steps, HIDDEN_ACTS, REFERENCE_LOSSES)
@@ -35,63 +35,72 @@ def _case(spec):
     return r(n, n_in), torch.rand(n, n_out, generator=g, dtype=torch.float64), params
 
 # %% ../nbs/A3_diagnosis.ipynb #11c1d482
-_labels = dict(dy_pred='dL/dŷ', dz2='dL/dz2', dW2='dL/dW2', db2='dL/db2',
-               dh='dL/dh', dz1='dL/dz1', dW1='dL/dW1', db1='dL/db1')
+# the course's one table of the forward and backward quantities, by name
+_QUANTITY = {q.name: q for q in QUANTITIES}
+_VARIANTS = dict(tanh=dict(dz1='δz₁ = δh ⊙ (1 − h²)'),
+                 bce=dict(dy_pred='δŷ = (ŷ − y) / (ŷ(1 − ŷ)·N)'))
 
 def _equations(hidden_act, loss):
-    d_act = "h(1 − h)" if hidden_act == 'sigmoid' else "(1 − h²)"
-    return dict(dy_pred="2(ŷ − y)/N" if loss == 'mse' else "(ŷ − y)/(ŷ(1 − ŷ)N)",
-                dz2="dŷ ⊙ ŷ(1 − ŷ)", dW2="hᵀ·dz2", db2="dz2.sum(0)",
-                dh="dz2·W2ᵀ", dz1=f"dh ⊙ {d_act}", dW1="Xᵀ·dz1", db1="dz1.sum(0)")
+    "Each quantity's equation from `QUANTITIES`, with the tanh and BCE variants' own."
+    eqs = {q.name: q.equation for q in QUANTITIES}
+    return {**eqs, **_VARIANTS.get(hidden_act, {}), **_VARIANTS.get(loss, {})}
 
 # %% ../nbs/A3_diagnosis.ipynb #6c18f9f8
 def _shape_mistake(got, want, n):
     "Name the shape mistake that turns shape `want` into `got`."
     sq = lambda s: tuple(d for d in s if d != 1)
     if len(got) == 2 and got == want[::-1]: return "transposed"
-    if len(want) == 1 and got == (n, want[0]): return "bias not summed over the batch: one row per sample"
+    if len(want) == 1 and got == (n, want[0]):
+        return "bias not summed over the batch: one row per sample"
     if len(want) == 1 and got in ((n,), (n, 1)):
         return "summed over the wrong axis: over the units (axis 1) instead of the samples (axis 0)"
     if len(got) == 0: return "a single number: reduced over every axis"
     if len(want) == 2 and want[1] == 1 and got == (n, n) and n > 1:
-        return "an (n, n) broadcast: an (n,) tensor met an (n, 1) one (a lost keepdim or a squeezed y)"
+        return ("an (n, n) broadcast: an (n,) tensor met an (n, 1) one "
+                "(a lost keepdim or a squeezed y)")
     if sq(got) == sq(want) and len(got) < len(want):
         return "lost a dimension of size 1 (keepdim=True, or do not squeeze)"
     if sq(got) == sq(want): return "an extra dimension of size 1 (reduce without keepdim=True)"
     return "wrong shape"
 
 # %% ../nbs/A3_diagnosis.ipynb #e0a6e8f0
+_MEAN = "bias gradient averaged over the batch instead of summed (the 1/N is already in dL/dŷ)"
+
+def _hidden_mistakes(R, c, hidden_act):
+    "Wrong dz1 formulas: the other activation's derivative, or the derivative taken at z1."
+    if hidden_act == 'sigmoid':
+        return [(R.dh * sigmoid_grad(c.z1),
+                 "σ' evaluated on z1: sigmoid_grad takes the sigmoid's output h, not z1"),
+                (R.dh * (1 - c.h ** 2), "used tanh's derivative 1 − h²; the sigmoid's is h(1 − h)")]
+    return [(R.dh * sigmoid_grad(c.h), "used the sigmoid's derivative h(1 − h); tanh's is 1 − h²"),
+            (R.dh * (1 - c.z1 ** 2), "tanh' evaluated on z1: it is 1 − h² with h = tanh(z1)")]
+
+def _bce_mistakes(y, c):
+    "Wrong dy_pred formulas for the cross-entropy: the MSE's, or already dL/dz2."
+    return [(mse_grad(c.y_pred, y),
+             "this is the MSE gradient; for BCE dL/dŷ = (ŷ − y)/(ŷ(1 − ŷ)N)"),
+            ((c.y_pred - y) / y.numel(),
+             "this is dL/dz2 = (ŷ − y)/N; dL/dŷ still has the factor 1/(ŷ(1 − ŷ))")]
+
 def _known_mistakes(q, X, y, p, c, R, hidden_act, loss):
     "(wrong value, explanation) pairs for quantity `q`: the formulas learners write by mistake."
     d_act = sigmoid_grad if hidden_act == 'sigmoid' else (lambda h: 1 - h ** 2)
     act_name = "σ'(z1) = h(1 − h)" if hidden_act == 'sigmoid' else "tanh'(z1) = 1 − h²"
     out = dict(
-        dy_pred=[(mse_grad(c.y_pred, y),
-                  "this is the MSE gradient; for BCE dL/dŷ = (ŷ − y)/(ŷ(1 − ŷ)N)"),
-                 ((c.y_pred - y) / y.numel(),
-                  "this is dL/dz2 = (ŷ − y)/N; dL/dŷ still has the factor 1/(ŷ(1 − ŷ))")]
-                if loss == 'bce' else [],
+        dy_pred=_bce_mistakes(y, c) if loss == 'bce' else [],
         dz2=[(R.dy_pred, "missing the activation derivative: multiply dL/dŷ by σ'(z2) = ŷ(1 − ŷ)"),
              (R.dy_pred * sigmoid_grad(c.z2),
               "σ' evaluated on z2: sigmoid_grad takes the sigmoid's output ŷ, not z2")],
         dW2=[(c.z1.T @ R.dz2, "used z1 (before the activation) where h belongs"),
              (c.h.T @ R.dy_pred, "used dL/dŷ where dL/dz2 belongs")],
-        db2=[(R.dz2.mean(0),
-              "bias gradient averaged over the batch instead of summed (the 1/N is already in dL/dŷ)")],
+        db2=[(R.dz2.mean(0), _MEAN)],
         dh=[(R.dy_pred @ p.W2.T, "used dL/dŷ where dL/dz2 belongs (skipped the output sigmoid)"),
             (R.dz2 @ p.W2.T * d_act(c.h),
              "this is already dL/dz1: the activation derivative belongs to the next step")],
         dz1=[(R.dh, f"missing the activation derivative: multiply dL/dh by {act_name}")]
-            + ([(R.dh * sigmoid_grad(c.z1),
-                 "σ' evaluated on z1: sigmoid_grad takes the sigmoid's output h, not z1"),
-                (R.dh * (1 - c.h ** 2), "used tanh's derivative 1 − h²; the sigmoid's is h(1 − h)")]
-               if hidden_act == 'sigmoid' else
-               [(R.dh * sigmoid_grad(c.h), "used the sigmoid's derivative h(1 − h); tanh's is 1 − h²"),
-                (R.dh * (1 - c.z1 ** 2), "tanh' evaluated on z1: it is 1 − h² with h = tanh(z1)")]),
+            + _hidden_mistakes(R, c, hidden_act),
         dW1=[(X.T @ R.dh, "used dL/dh where dL/dz1 belongs")],
-        db1=[(R.dz1.mean(0),
-              "bias gradient averaged over the batch instead of summed (the 1/N is already in dL/dŷ)"),
-             (R.dh.sum(0), "summed dL/dh where dL/dz1 belongs")])[q]
+        db1=[(R.dz1.mean(0), _MEAN), (R.dh.sum(0), "summed dL/dh where dL/dz1 belongs")])[q]
     ref = getattr(R, q)
     if ref.ndim == 2 and ref.shape[0] == ref.shape[1]:   # a square matrix keeps its shape
         out.append((ref.T, "transposed"))
@@ -110,20 +119,22 @@ def _factor(m, r):
 def _explain_factor(fs, loss):
     "Explain factors `fs` = [(c, n, n_out)] observed in the failing cases."
     fits = lambda g: all(math.isclose(c, g(n, k), rel_tol=1e-6) for c, n, k in fs)
-    for g, why in [(lambda n, k: -1, "sign flipped: it is −1 × the right value (ŷ − y, not y − ŷ?)"),
+    for g, why in [(lambda n, k: -1,
+                    "sign flipped: it is −1 × the right value (ŷ − y, not y − ŷ?)"),
                    (lambda n, k: n * k,
                     "N times too large: missing the 1/N of the mean (N = n·n_out entries of ŷ)"),
                    (lambda n, k: k,
                     "n_out times too large: divided by the batch size n instead of N = n·n_out, "
                     "the number of entries of ŷ"),
                    (lambda n, k: 0.5,
-                    "half the right value: missing the 2 from the derivative of (ŷ − y)²" if loss == 'mse'
-                    else "half the right value"),
+                    "half the right value: missing the 2 from the derivative of (ŷ − y)²"
+                    if loss == 'mse' else "half the right value"),
                    (lambda n, k: 2, "twice the right value: an extra factor 2"),
                    (lambda n, k: 1 / (n * k),
                     "N times too small: divided by N twice (the 1/N is already in dL/dŷ)"),
                    (lambda n, k: 1 / n,
-                    "n times too small: divided by the batch size again (the 1/N is already in dL/dŷ)")]:
+                    "n times too small: divided by the batch size again "
+                    "(the 1/N is already in dL/dŷ)")]:
         if fits(g): return why
     cs = sorted({f"{c:.4g}" for c, _, _ in fs})
     return (f"off by a constant factor {cs[0]}" if len(cs) == 1
@@ -150,15 +161,20 @@ def _diagnose(q, fails, hidden_act, loss):
 
 # %% ../nbs/A3_diagnosis.ipynb #35156292
 class BackwardCheck:
-    "Verdict of `check_backward`: `.ok`, `.quantity` (first wrong or None), `.diagnosis`; shown as one line."
+    "Verdict of `check_backward`: `.ok`, `.quantity` (first wrong or None), `.diagnosis`; one line."
     def __init__(self, ok, quantity=None, diagnosis='', where=''):
-        self.ok, self.quantity, self.diagnosis, self.where = ok, quantity, diagnosis, where
+        self.ok = ok
+        self.quantity = quantity
+        self.diagnosis = diagnosis
+        self.where = where
+
     def __str__(self):
         if self.ok: return f"✓ {self.diagnosis}"
-        what = (f"{self.quantity} ({_labels[self.quantity]}) is wrong" if self.quantity
+        what = (f"{self.quantity} ({_QUANTITY[self.quantity].symbol}) is wrong" if self.quantity
                 else "the backward pass failed")
         return f"✗ {what}: {self.diagnosis}" + (f"  [{self.where}]" if self.where else "")
     __repr__ = __str__
+
     def _repr_html_(self):
         return f'<pre style="color:{"green" if self.ok else "#b00"}">{html.escape(str(self))}</pre>'
 
@@ -178,21 +194,24 @@ def _as_quantities(out):
     return None
 
 def _crash(fn, e):
-    "(quantities computed before the crash, one-line description of the crash) from the learner's frame."
+    "(quantities computed before the crash, a line on the crash), read from the learner's frame."
     frames = [(f, n) for f, n in traceback.walk_tb(e.__traceback__)
               if f.f_code is getattr(fn, '__code__', None)]
     if not frames: return {}, f"{getattr(fn, '__name__', 'fn')} raised {type(e).__name__}: {e}"
     f, n = frames[-1]
     line = linecache.getline(f.f_code.co_filename, n).strip()
     return ({q: f.f_locals[q] for q in Steps._fields if q in f.f_locals},
-            f"{fn.__name__} raised {type(e).__name__}" + (f" at `{line}`" if line else "") + f": {e}")
+            f"{fn.__name__} raised {type(e).__name__}" + (f" at `{line}`" if line else "")
+            + f": {e}")
 
 def _run(fn, spec, hidden_act, loss):
-    "Run `fn` on one case: (quantities produced, case data, case description, crash or bad-return message)."
+    "`fn` on one case: (quantities produced, case data, case description, crash or bad return)."
     X, y, p = _case(spec)
     c = reference_forward(X, p, hidden_act)[1]
     data, where = (X, y, p, c, reference_steps(X, y, p, hidden_act, loss)), _where(spec, X, p, y)
-    try: out = fn(X.clone(), y.clone(), Params(*(t.clone() for t in p)), Cache(*(t.clone() for t in c)))
+    try:
+        out = fn(X.clone(), y.clone(), Params(*(t.clone() for t in p)),
+                 Cache(*(t.clone() for t in c)))
     except Exception as e:
         got, msg = _crash(fn, e)
         return got, data, where, msg
@@ -204,7 +223,7 @@ def _run(fn, spec, hidden_act, loss):
 
 # %% ../nbs/A3_diagnosis.ipynb #86fbb11a
 def _first_wrong(runs, hidden_act, loss):
-    "The verdict on the first wrong quantity in chain order, or None if every quantity produced is right."
+    "The verdict on the first wrong quantity in chain order, or None if all it produced is right."
     eqs = _equations(hidden_act, loss)
     for q in Steps._fields:
         have = [(got[q], d, where, bad) for got, d, where, bad in runs if q in got]
@@ -212,32 +231,36 @@ def _first_wrong(runs, hidden_act, loss):
             if not isinstance(v, torch.Tensor):
                 return BackwardCheck(False, q, ("not written yet (still `...`)" if v is Ellipsis
                                                 else f"must be a tensor, got {describe(v)}"), where)
-        fails = [(v.detach().double(), getattr(d[4], q), d, where, bad) for v, d, where, bad in have]
+        fails = [(v.detach().double(), getattr(d[4], q), d, where, bad)
+                 for v, d, where, bad in have]
         fails = [f for f in fails if f[0].shape != f[1].shape or not _close(f[0], f[1])]
         if fails:
             then = f" (then {fails[0][4]})" if fails[0][4] else ""
-            return BackwardCheck(False, q, f"{_diagnose(q, [f[:3] for f in fails], hidden_act, loss)}; "
-                                           f"should be {q} = {eqs[q]}{then}", fails[0][3])
+            why = _diagnose(q, [f[:3] for f in fails], hidden_act, loss)
+            return BackwardCheck(False, q, f"{why}; should be {eqs[q]}{then}", fails[0][3])
+
+def _all_right(runs, hidden_act, loss):
+    "The verdict when every quantity produced is right: what was checked, on which networks."
+    grads_only = all(set(got) == set(_grad_of) for got, *_ in runs)
+    checked = ("the 4 parameter gradients (return Steps to check all 8 quantities)" if grads_only
+               else "all 8 backward quantities")
+    sizes = lambda f: ', '.join(str(f(d)) for _, d, _, _ in runs)
+    return BackwardCheck(True, None,
+                         f"{checked} match autograd ({hidden_act} hidden layer, "
+                         f"{loss.upper()} loss) on {len(runs)} networks: "
+                         f"batch {sizes(lambda d: d[0].shape[0])}; "
+                         f"hidden {sizes(lambda d: d[2].W1.shape[1])}")
 
 def check_backward(fn, hidden_act='sigmoid', loss='mse', verbose=True):
-    "Check `fn(X, y, params, cache) -> Steps` on reference nets: first wrong quantity in chain order and why."
+    "Check `fn(X, y, params, cache) -> Steps` on reference nets: the first wrong quantity, and why."
     if not callable(fn):
         raise TypeError(f"fn must be a function (X, y, params, cache) -> Steps, got {describe(fn)}")
     check_choice(hidden_act, 'hidden_act', HIDDEN_ACTS)
     check_choice(loss, 'loss', REFERENCE_LOSSES)
     runs = [_run(fn, spec, hidden_act, loss) for spec in _cases]
     res = _first_wrong(runs, hidden_act, loss)
-    if res is None:
-        bad = [(where, msg) for _, _, where, msg in runs if msg]
-        if bad: res = BackwardCheck(False, None, bad[0][1], bad[0][0])
-    if res is None:
-        grads_only = all(set(got) == set(_grad_of) for got, *_ in runs)
-        checked = ("the 4 parameter gradients (return Steps to check all 8 quantities)" if grads_only
-                   else "all 8 backward quantities")
-        sizes = lambda f: ', '.join(str(f(d)) for _, d, _, _ in runs)
-        res = BackwardCheck(True, None,
-                            f"{checked} match autograd ({hidden_act} hidden layer, {loss.upper()} loss) "
-                            f"on {len(runs)} networks: batch {sizes(lambda d: d[0].shape[0])}; "
-                            f"hidden {sizes(lambda d: d[2].W1.shape[1])}")
+    bad = [(where, msg) for _, _, where, msg in runs if msg]
+    if res is None and bad: res = BackwardCheck(False, None, bad[0][1], bad[0][0])
+    if res is None: res = _all_right(runs, hidden_act, loss)
     if verbose: print(res)
     return res
