@@ -34,4 +34,6 @@ def relu_grad(r):
     return (r > 0).to(r.dtype)
 
 # %% ../nbs/03_activations.ipynb #7a1c0de4
-ACTIVATIONS = dict(sigmoid=(sigmoid, sigmoid_grad), tanh=(torch.tanh, tanh_grad), relu=(relu, relu_grad))
+ACTIVATIONS = dict(sigmoid=(sigmoid, sigmoid_grad),
+                   tanh=(torch.tanh, tanh_grad),
+                   relu=(relu, relu_grad))

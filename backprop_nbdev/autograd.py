@@ -6,14 +6,16 @@
 __all__ = ['autograd_grads', 'train_autograd', 'grad_gaps']
 
 # %% ../nbs/11_autograd.ipynb #5dc760a5
+import math
 import torch
-from .checks import check_positive, check_int, _threads_for, _forward_work
+from .checks import check_positive, check_int
+from .runtime import stoppable, report_stop, threads_for, forward_work
 from .params import Params
 from .forward import forward
 from .loss import mse
 from .backward import Grads, backward, autograd_steps
 from .update import sgd_step
-from .training import DivergenceError, max_epochs, _check_xy
+from .training import DivergenceError, max_epochs, check_xy
 
 # %% ../nbs/11_autograd.ipynb #31240f69
 def _leaves(params):
@@ -23,39 +25,56 @@ def _leaves(params):
 # %% ../nbs/11_autograd.ipynb #64cedcc3
 def autograd_grads(X, y, params):
     "dL/dθ of the MSE loss computed by PyTorch's autograd, as `Grads`."
-    _check_xy(X, y, params)
+    check_xy(X, y, params)
     s = autograd_steps(X, y, params)
     return Grads(s.dW1, s.db1, s.dW2, s.db2)
 
 # %% ../nbs/11_autograd.ipynb #c3c1ab3a
 def train_autograd(X, y, params, lr=1.0, epochs=5000):
     "The training loop of `train`, with the gradients computed by autograd."
-    _check_xy(X, y, params)
+    check_xy(X, y, params)
     lr, epochs = check_positive(lr, 'lr'), check_int(epochs, 'epochs', max=max_epochs)
-    ps, losses = _leaves(params), []
-    with _threads_for(_forward_work(len(X), [X.shape[1], params.W1.shape[1], params.W2.shape[1]])):
+    X, y, ps, losses = X.detach(), y.detach(), _leaves(params), []
+    with threads_for(forward_work(len(X), [X.shape[1], params.W1.shape[1], params.W2.shape[1]])), \
+            stoppable() as stop:
         for epoch in range(epochs):
+            if stop():
+                report_stop(epoch, epochs)
+                break
             loss = mse(forward(X, Params(*ps))[0], y)
             if not torch.isfinite(loss):
-                raise DivergenceError(epoch + 1, loss.item(), lr, losses, Params(*(p.detach() for p in ps)))
+                last = Params(*(p.detach() for p in ps))
+                raise DivergenceError(epoch + 1, loss.item(), lr, losses, last)
             losses.append(loss.item())
             loss.backward()
             with torch.no_grad():
                 for p in ps:
                     p -= lr * p.grad
                     p.grad = None   # otherwise the next backward adds to this step's gradient
-    return Params(*(p.detach() for p in ps)), losses
+    P = Params(*(p.detach() for p in ps))
+    last = mse(forward(X, P)[0], y).item() if losses else 0.0    # the last update can diverge too
+    if not math.isfinite(last): raise DivergenceError(len(losses) + 1, last, lr, losses, P)
+    return P, losses
 
 # %% ../nbs/11_autograd.ipynb #9c93fc28
-def grad_gaps(X, y, params, lr=1.0, epochs=5000, rtol=1e-5, atol=1e-7):
-    "Along the manual training run: max |manual - autograd| per parameter; how many steps were not allclose."
-    _check_xy(X, y, params)
+def grad_gaps(X, y, params, lr=1.0, epochs=5000):
+    "Along the manual training run, per parameter: max |manual - autograd| and max |manual|."
+    check_xy(X, y, params)
     lr, epochs = check_positive(lr, 'lr'), check_int(epochs, 'epochs', max=max_epochs)
-    gaps, not_close = [0.0] * 4, 0
-    for _ in range(epochs):
-        g = backward(X, y, params, forward(X, params)[1])
-        ga = autograd_grads(X, y, params)
-        gaps = [max(m, (a - b).abs().max().item()) for m, a, b in zip(gaps, g, ga)]
-        not_close += not all(torch.allclose(a, b, rtol=rtol, atol=atol) for a, b in zip(g, ga))
-        params = sgd_step(params, g, lr)
-    return Grads(*gaps), not_close
+    X, y, params = X.detach(), y.detach(), Params(*(p.detach() for p in params))
+    gaps, sizes = [0.0] * 4, [0.0] * 4
+    with stoppable() as stop:
+        for epoch in range(epochs):
+            if stop():
+                report_stop(epoch, epochs)
+                break
+            g = backward(X, y, params, forward(X, params)[1])
+            ga = autograd_grads(X, y, params)
+            gaps = [max(m, (a - b).abs().max().item()) for m, a, b in zip(gaps, g, ga)]
+            sizes = [max(m, a.abs().max().item()) for m, a in zip(sizes, g)]
+            params = sgd_step(params, g, lr)
+    # the run diverged: its gradients are not numbers
+    if not all(map(math.isfinite, gaps + sizes)):
+        last = mse(forward(X, params)[0], y).item()
+        raise DivergenceError(epoch + 1, last, lr, [], params)
+    return Grads(*gaps), Grads(*sizes)

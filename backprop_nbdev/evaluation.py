@@ -25,7 +25,8 @@ def _check_labels01(y_pred, y):
     check_matrix(y_pred, 'y_pred')
     check_like(check_matrix(y, 'y'), 'y', y_pred, 'y_pred')
     if y.shape != y_pred.shape:
-        raise ValueError(f"y must have the shape of y_pred {tuple(y_pred.shape)}, got {describe(y)}")
+        raise ValueError(f"y must have the shape of y_pred {tuple(y_pred.shape)}, "
+                         f"got {describe(y)}")
     if not ((y == 0) | (y == 1)).all():
         raise ValueError(f"y must hold only 0/1 labels, got values {y.unique().tolist()[:5]}")
 

@@ -20,7 +20,7 @@ def mse_grad(y_pred, y):
 
 # %% ../nbs/05_loss.ipynb #5b1c0de1
 def bce(y_pred, y):
-    "Binary cross-entropy of probabilities ŷ in (0, 1) against targets y, mean over every entry. Unchecked."
+    "Binary cross-entropy of probabilities ŷ in (0, 1) against 0/1 targets y, mean. Unchecked."
     return -(y * torch.log(y_pred) + (1 - y) * torch.log(1 - y_pred)).mean()
 
 def bce_grad(y_pred, y):

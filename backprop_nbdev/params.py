@@ -24,7 +24,7 @@ class Params(NamedTuple):
 _shapes = dict(W1='(n_in, n_hidden)', b1='(n_hidden,)', W2='(n_hidden, n_out)', b2='(n_out,)')
 
 def check_params(params, name='params'):
-    "Check `params` is a `Params` of finite float tensors: matching non-empty shapes, one dtype, one device."
+    "Check `params` is a `Params` of finite float tensors that fit together: shapes, dtype, device."
     if not isinstance(params, Params):
         raise TypeError(f"{name} must be a Params(W1, b1, W2, b2), got {describe(params)}")
     W1, b1, W2, b2 = (check_tensor(p, f"{name}.{f}") for f, p in zip(Params._fields, params))
@@ -35,13 +35,14 @@ def check_params(params, name='params'):
             raise ValueError(f"{name}.{f} must have shape {_shapes[f]} with every size >= 1, "
                              f"got {describe(p)}")
         if p.dtype != W1.dtype or p.device != W1.device:
-            raise TypeError(f"{name}.{f} must match {name}.W1's dtype {W1.dtype} and device {W1.device}, "
+            raise TypeError(f"{name}.{f} must match {name}.W1's dtype {W1.dtype} "
+                            f"and device {W1.device}, "
                             f"got {describe(p)} on {p.device}")
         check_finite(p, f"{name}.{f}")
     return params
 
 def check_x(X, params):
-    "Check `params`, then that `X` is a matrix with one column per input, of their dtype and device."
+    "Check `params`, then that `X` is a matrix with one column per input, of their dtype and device"
     W1 = check_params(params).W1
     check_like(check_matrix(X, 'X', cols=W1.shape[0]), 'X', W1, 'params')
 
@@ -52,18 +53,21 @@ def xavier_std(fan_in, fan_out):
 
 # %% ../nbs/02_params.ipynb #07cc8390
 max_weights = 10**8   # a small-network library: refuse sizes that could only exhaust memory
-max_scale = 1e4       # beyond this every sigmoid saturates at once, and float32 weights can overflow
+# beyond this every sigmoid saturates at once, and float32 weights can overflow
+max_scale = 1e4
 
 def init_params(input_size=2, hidden_size=3, output_size=1, scale=0.5, seed=42, dtype=torch.float32,
                 device=None):
-    "Random weights times `scale` (a number, or 'xavier' for per-layer Glorot std) and zero biases, seeded."
+    "Seeded random weights times `scale` (a number, or 'xavier': Glorot's std); zero biases."
     n_in, n_h, n_out = (check_int(v, k, 1) for v, k in ((input_size, 'input_size'),
                                                          (hidden_size, 'hidden_size'),
                                                          (output_size, 'output_size')))
     if n_h * (n_in + n_out) > max_weights:
-        raise ValueError(f"input_size, hidden_size and output_size must give at most {max_weights:,} "
+        raise ValueError("input_size, hidden_size and output_size must give at most "
+                         f"{max_weights:,} "
                          f"weights, got {n_h * (n_in + n_out):,}")
-    if isinstance(scale, str) and scale == 'xavier': s1, s2 = xavier_std(n_in, n_h), xavier_std(n_h, n_out)
+    if isinstance(scale, str) and scale == 'xavier':
+            s1, s2 = xavier_std(n_in, n_h), xavier_std(n_h, n_out)
     else: s1 = s2 = check_number(scale, "scale (a number or 'xavier')", max=max_scale)
     dtype, device = check_dtype(dtype), check_device(device)
     g = torch.Generator().manual_seed(check_seed(seed))

@@ -36,7 +36,8 @@ def plot_loss(losses, ax=None, label=None, ylabel='loss (MSE)', **kwargs):
         raise ValueError("losses must be finite and >= 0, got NaN/inf or negative values")
     if label is not None and not isinstance(label, str):
         raise TypeError(f"label must be a string or None, got {describe(label)}")
-    if not isinstance(ylabel, str): raise TypeError(f"ylabel must be a string, got {describe(ylabel)}")
+    if not isinstance(ylabel, str):
+        raise TypeError(f"ylabel must be a string, got {describe(ylabel)}")
     ax = _axes(ax, figsize=(6, 4))
     ax.plot(np.arange(1, len(losses) + 1), losses, label=label, **kwargs)
     # a loss of exactly 0 sits at the bottom edge instead of vanishing
@@ -60,21 +61,24 @@ def _check_bounds(bounds):
     return x0, x1, y0, y1
 
 def _grid(bounds, n, dtype=torch.float32, device=None):
-    "xx, yy (n, n) and the n² points as rows (x, y): rows of the grid follow y upwards, columns follow x."
+    "xx, yy (n, n) and the n² points as rows (x, y): grid rows follow y upwards, columns follow x."
     x0, x1, y0, y1 = bounds
     yy, xx = torch.meshgrid(torch.linspace(y0, y1, n, dtype=dtype, device=device),
                             torch.linspace(x0, x1, n, dtype=dtype, device=device), indexing='ij')
     return xx, yy, torch.stack([xx.ravel(), yy.ravel()], 1)
 
 def _predictor(model):
-    "A function X -> ŷ, and the dtype and device it wants: `Params` via `predict`, a callable used as it is."
-    if isinstance(model, Params): return (lambda X: predict(X, model)), model.W1.dtype, model.W1.device
-    if callable(model): return model, getattr(model, 'dtype', torch.float32), getattr(model, 'device', None)
-    raise TypeError("model must be Params or a function from points X (n, 2) to predictions ŷ (n, 1), "
+    "A function X -> ŷ and the dtype and device it wants: `Params` via `predict`, callables as is."
+    if isinstance(model, Params):
+        return (lambda X: predict(X, model)), model.W1.dtype, model.W1.device
+    if callable(model):
+        return model, getattr(model, 'dtype', torch.float32), getattr(model, 'device', None)
+    raise TypeError("model must be Params or a function from points X (n, 2) "
+                    "to predictions ŷ (n, 1), "
                     f"got {describe(model)}")
 
 def decision_grid(model, bounds=(-0.5, 1.5, -0.5, 1.5), n=100):
-    "ŷ[:, 0] of `model` (Params, or a function X -> ŷ) on an n×n grid over bounds, as arrays xx, yy, zz."
+    "ŷ[:, 0] of `model` (Params, or a function X -> ŷ) on an n×n grid over bounds: xx, yy, zz."
     f, dtype, device = _predictor(model)
     n, bounds = check_int(n, 'n', min=2, max=4096), _check_bounds(bounds)
     xx, yy, pts = _grid(bounds, n, dtype, device)
@@ -82,7 +86,8 @@ def decision_grid(model, bounds=(-0.5, 1.5, -0.5, 1.5), n=100):
     return xx.cpu().numpy(), yy.cpu().numpy(), zz.reshape(n, n).cpu().numpy()
 
 # %% ../nbs/10_viz.ipynb #332cc282
-_CMAP, _ALPHA = 'RdYlBu_r', 0.8   # the map's colours, laid over white (the playground's board draws the same)
+# the map's colours, laid over white (the playground's board draws the same)
+_CMAP, _ALPHA = 'RdYlBu_r', 0.8
 
 def _bounds(X, pad=0.5):
     "The plot bounds (x_min, x_max, y_min, y_max): the points' extent and `pad` on every side."
@@ -90,8 +95,9 @@ def _bounds(X, pad=0.5):
     return (lo[0] - pad, hi[0] + pad, lo[1] - pad, hi[1] + pad)
 
 def plot_decision_boundary(model, X, y, ax=None, bounds=None, n=100, cmap=_CMAP):
-    "Filled contours of ŷ over the plane, the 0.5 boundary, and the points of X coloured by class y."
-    check_matrix(X, 'X', cols=2); check_matrix(y, 'y', rows=X.shape[0], cols=1)
+    "Filled contours of ŷ over the plane, the 0.5 boundary, and the points of X coloured by class."
+    check_matrix(X, 'X', cols=2)
+    check_matrix(y, 'y', rows=X.shape[0], cols=1)
     if bounds is None:
         if X.abs().max() > _MAX_COORD / 2:
             raise ValueError(f"X must lie within ±{_MAX_COORD / 2:g} to draw its boundary "
@@ -113,5 +119,6 @@ def plot_decision_boundary(model, X, y, ax=None, bounds=None, n=100, cmap=_CMAP)
     big = len(Xn) <= 20   # a few points get big markers; a cloud gets small ones
     ax.scatter(Xn[:, 0], Xn[:, 1], c=np.where(cls > 0.5, 'tab:red', 'tab:blue'),
                s=150 if big else 25, edgecolors='k', linewidths=2 if big else 0.5, zorder=3)
-    ax.set(xlabel='$x_1$', ylabel='$x_2$', title='Decision boundary', xlim=bounds[:2], ylim=bounds[2:])
+    ax.set(xlabel='$x_1$', ylabel='$x_2$', title='Decision boundary',
+           xlim=bounds[:2], ylim=bounds[2:])
     return ax
