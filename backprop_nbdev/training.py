@@ -10,7 +10,7 @@ import math
 from fastprogress.fastprogress import progress_bar
 from .checks import check_matrix, check_like, check_positive, check_int
 from .runtime import stoppable, report_stop, threads_for, forward_work
-from .params import check_x
+from .params import Params, check_x
 from .forward import forward
 from .loss import mse
 from .backward import backward
@@ -34,8 +34,10 @@ def check_xy(X, y, params):
     check_like(check_matrix(y, 'y', rows=X.shape[0], cols=params.W2.shape[1]), 'y', X, 'X')
 
 def train(X, y, params, lr=1.0, epochs=5000, log_every=None, progress=False):
-    "Full-batch gradient descent on the MSE; returns the trained params and the loss of every epoch."
+    "Full-batch gradient descent on the MSE: the trained params and the loss of every epoch."
     check_xy(X, y, params)
+    # tensors that carry a graph (an nn.Parameter) would chain one graph through every epoch
+    X, y, params = X.detach(), y.detach(), Params(*(p.detach() for p in params))
     lr, epochs = check_positive(lr, 'lr'), check_int(epochs, 'epochs', max=max_epochs)
     if log_every is not None: log_every = check_int(log_every, 'log_every', min=1)
     losses, pb = [], progress_bar(range(epochs), leave=False) if progress else range(epochs)
@@ -53,4 +55,7 @@ def train(X, y, params, lr=1.0, epochs=5000, log_every=None, progress=False):
             if progress and epoch % 50 == 0: pb.comment = f"loss {loss:.6f}"
             if log_every and (epoch + 1) % log_every == 0:
                 print(f"Epoch {epoch + 1}/{epochs}, loss {loss:.6f}")
+    # the last update can diverge too
+    last = mse(forward(X, params)[0], y).item() if losses else 0.0
+    if not math.isfinite(last): raise DivergenceError(len(losses) + 1, last, lr, losses, params)
     return params, losses
