@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['LOSSES', 'BINARY_LOSSES', 'Loss', 'MSELoss', 'BCEWithLogitsLoss', 'logsumexp', 'SoftmaxCrossEntropy',
-           'class_accuracy', 'SGD', 'Momentum', 'Batches', 'l2_penalty', 'l2_grads', 'fit', 'run_epoch',
-           'check_last_update']
+           'check_softmax_ce_grad', 'class_accuracy', 'SGD', 'Momentum', 'check_momentum_step', 'Batches', 'l2_penalty',
+           'l2_grads', 'fit', 'run_epoch', 'check_last_update']
 
 # %% ../nbs/16_losses_optim.ipynb #c395d5aa
 import math
@@ -17,7 +17,7 @@ from .runtime import stoppable, report_stop, threads_for, forward_work
 from .activations import sigmoid
 from .loss import mse, mse_grad
 from .training import DivergenceError, max_epochs
-from .layers import Layer, Linear
+from .layers import Layer, Linear, Feedback, check_answer
 
 # %% ../nbs/16_losses_optim.ipynb #d1745292
 class Loss:
@@ -79,6 +79,27 @@ class SoftmaxCrossEntropy(Loss):
 
     def prob(self, z): return torch.exp(z - logsumexp(z))
 
+# %% ../nbs/16_losses_optim.ipynb #e8bca752
+def check_softmax_ce_grad(fn):
+    "Check a learner's `fn(z, y) -> dL/dz` for the mean softmax cross-entropy; returns `Feedback`."
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(6, 4, dtype=torch.float64, generator=g) * 3
+    z[0] = torch.tensor([1000., 990., 0., -5.], dtype=torch.float64)    # e^1000 overflows
+    y = torch.tensor([0, 1, 2, 3, 1, 0])
+    try:
+        got = fn(z.clone(), y.clone())
+    except Exception as e:
+        return Feedback(False, f"{getattr(fn, '__name__', 'fn')} raised {type(e).__name__}: {e}")
+    p, onehot = torch.softmax(z, 1), torch.nn.functional.one_hot(y, 4).double()
+    why = check_answer('dL/dz', got, (p - onehot) / 6, [
+        (p - onehot, "missing the 1/n of the mean over the batch"),
+        ((onehot - p) / 6, "sign flipped: it is p − one-hot, not one-hot − p"),
+        (p / 6, "missing the −1 at the label: the −z_y term differentiates to −[k = y]"),
+        ((p - onehot) / 24, "divided by n·K; the mean runs over the n samples only")])
+    if why and 'NaN' in why: why += ": exponentiate z − max(z), the log-sum-exp shift"
+    if why: return Feedback(False, why + "; should be (softmax(z) − one-hot(y)) / n")
+    return Feedback(True, "dL/dz = (softmax(z) − one-hot(y)) / n, large logits included")
+
 # %% ../nbs/16_losses_optim.ipynb #ff2dd6cc
 def _check_labels(z, y):
     "Integer class labels y (n,) for logits z (n, K)."
@@ -134,6 +155,28 @@ class Momentum(SGD):
             p -= self.lr * v
 
     def __repr__(self): return f"Momentum(lr={self.lr:g}, beta={self.beta:g})"
+
+# %% ../nbs/16_losses_optim.ipynb #6910fcfb
+def check_momentum_step(fn):
+    "Check a learner's `fn(p, v, g, lr, beta) -> (p, v)`, one momentum step; returns `Feedback`."
+    gen = torch.Generator().manual_seed(0)
+    p, v, g = (torch.randn(3, 2, dtype=torch.float64, generator=gen) for _ in range(3))
+    lr, beta = 0.1, 0.9
+    try:
+        p1, v1 = fn(p.clone(), v.clone(), g.clone(), lr, beta)
+    except Exception as e:
+        return Feedback(False, f"{getattr(fn, '__name__', 'fn')} raised {type(e).__name__}: {e}")
+    v_new = beta * v + g
+    why = (check_answer('v', v1, v_new, [
+               (beta * v + (1 - beta) * g,
+                "the averaged form βv + (1 − β)g, but PyTorch adds all of g"),
+               (beta * (v + g), "β multiplies the old velocity only")])
+           or check_answer('p', p1, p - lr * v_new, [
+               (p - lr * v, "stepped with the old velocity: update v first"),
+               (p + lr * v_new, "sign flipped: step against the velocity"),
+               (p - lr * g, "a plain SGD step: θ moves by the velocity, not the gradient")]))
+    if why: return Feedback(False, why + "; should be v ← βv + g, then θ ← θ − ηv")
+    return Feedback(True, "v ← βv + g, then θ ← θ − ηv, as torch.optim.SGD(momentum=β)")
 
 # %% ../nbs/16_losses_optim.ipynb #2a6890d0
 class Batches:
