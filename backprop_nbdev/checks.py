@@ -13,7 +13,9 @@ import torch
 # %% ../nbs/A1_doors.ipynb #8b0c2ad8
 def describe(x):
     "A short description of `x` for error messages."
-    if not isinstance(x, torch.Tensor): return f"{x!r} ({type(x).__name__})"
+    if not isinstance(x, torch.Tensor):
+        r = ' '.join(repr(x).split())              # one line, however long the value prints
+        return f"{r if len(r) <= 80 else r[:77] + '...'} ({type(x).__name__})"
     kind = '' if x.layout == torch.strided else f" {str(x.layout).removeprefix('torch.')}"
     where = '' if x.device.type == 'cpu' else f" on {x.device}"
     return f"a {x.dtype}{kind} tensor of shape {tuple(x.shape)}{where}"
@@ -21,10 +23,12 @@ def describe(x):
 # %% ../nbs/A1_doors.ipynb #d0da5ac3
 def check_tensor(x, name):
     "Raise `TypeError` unless `x` is a dense floating-point tensor that holds numbers."
-    if not isinstance(x, torch.Tensor): raise TypeError(f"{name} must be a torch.Tensor, got {describe(x)}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {describe(x)}")
     if x.dtype not in (torch.float32, torch.float64):
-        raise TypeError(f"{name} must be a floating-point tensor (float32 or float64), got {describe(x)}")
-    # sparse tensors and 'meta' tensors (shapes without numbers) pass isinstance but crash inside torch
+        raise TypeError(f"{name} must be a floating-point tensor (float32 or float64), got "
+                        f"{describe(x)}")
+    # sparse and 'meta' tensors (shapes without numbers) pass isinstance, then crash inside torch
     if x.layout != torch.strided or x.device.type == 'meta':
         raise TypeError(f"{name} must be a dense tensor holding numbers, got {describe(x)}")
     return x
@@ -38,9 +42,10 @@ def check_finite(x, name):
 
 # %% ../nbs/A1_doors.ipynb #cb4cca5a
 def check_matrix(x, name, rows=None, cols=None):
-    "Check that `x` is a finite floating-point 2-D tensor with at least one row, optionally `rows` × `cols`."
+    "Check that `x` is a finite float 2-D tensor with at least one row, optionally `rows` × `cols`."
     check_tensor(x, name)
-    if x.ndim != 2: raise ValueError(f"{name} must be a 2-D tensor (samples, features), got {describe(x)}")
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D tensor (samples, features), got {describe(x)}")
     if rows is not None and x.shape[0] != rows:
         raise ValueError(f"{name} must have {rows} rows, got {describe(x)}")
     if cols is not None and x.shape[1] != cols:
@@ -50,18 +55,20 @@ def check_matrix(x, name, rows=None, cols=None):
     return check_finite(x, name)
 
 def check_like(x, name, ref, ref_name):
-    "Raise `TypeError` unless `x` has `ref`'s dtype and device: mixing loses precision silently or crashes."
+    "Raise `TypeError` unless `x` has `ref`'s dtype and device: mixing loses precision, or crashes."
     if x.dtype != ref.dtype:
-        raise TypeError(f"{name} must have the dtype of {ref_name} ({ref.dtype}), got {describe(x)}")
+        raise TypeError(f"{name} must have the dtype of {ref_name} ({ref.dtype}), got "
+                        f"{describe(x)}")
     if x.device != ref.device:
-        raise TypeError(f"{name} must be on the device of {ref_name} ({ref.device}), got {x.device}")
+        raise TypeError(f"{name} must be on the device of {ref_name} ({ref.device}), got "
+                        f"{x.device}")
     return x
 
 # %% ../nbs/A1_doors.ipynb #d8103e44
 def _is_real(v): return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 def check_number(v, name, min=0.0, max=math.inf, min_open=True):
-    "Raise unless `v` is a finite real in (min, max] ([min, max] if `min_open=False`); return it as a float."
+    "Raise unless `v` is a finite real in (min, max] ([min, max] unless `min_open`); as a float."
     want = (f"a finite number {'>' if min_open else '>='} {min:g}"
             + (f" and <= {max:g}" if max < math.inf else ""))
     if not _is_real(v): raise TypeError(f"{name} must be {want}, got {describe(v)}")
@@ -102,12 +109,14 @@ def check_dtype(dtype, name='dtype'):
     return dtype
 
 def check_device(device, name='device'):
-    "Return `device` as a `torch.device` (None stays None); raise `ValueError` if this machine cannot use it."
+    "`device` as a `torch.device` (None stays None); `ValueError` if this machine cannot use it."
     if device is None: return None
     if not isinstance(device, (str, torch.device)):
-        raise TypeError(f"{name} must be a torch.device or a string such as 'cpu', got {describe(device)}")
+        raise TypeError(f"{name} must be a torch.device or a string such as 'cpu', got "
+                        f"{describe(device)}")
     try:
-        torch.ones(1, device=device).cpu().item()   # 'meta' tensors pass torch.empty but hold no numbers
+        # 'meta' tensors pass torch.empty but hold no numbers
+        torch.ones(1, device=device).cpu().item()
         return torch.device(device)
     except (RuntimeError, AssertionError, ValueError, NotImplementedError) as e:
         why = str(e).splitlines()[0] if str(e) else type(e).__name__

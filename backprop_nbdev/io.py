@@ -36,18 +36,20 @@ def _kind(mode):
             'a device or socket')
 
 def _writable(p):
-    "True if `p` has a write bit and this user may write it (root may write anything: ask the bits too)."
+    "True if `p` has a write bit and this user may write it (root may write anything)."
     return bool(os.stat(p).st_mode & 0o222) and os.access(p, os.W_OK)
 
 def check_writable(path, name='path'):
-    "`path` as a str, if it names a new file or a regular file this user may write, in a writable folder."
+    "`path` as a str if it names a new file or a regular file one may write, in a writable folder."
     path = _check_path(path, name)
     if path.endswith(('/', os.sep)):
         raise ValueError(f"{name} must name a file, got {path!r}, which ends with a separator")
     folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder): raise FileNotFoundError(f"{name}'s directory {folder} does not exist")
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{name}'s directory {folder} does not exist")
     if not _writable(folder):
-        raise PermissionError(f"{name} must be in a directory you may write, got {path}, whose directory is "
+        raise PermissionError(f"{name} must be in a directory you may write, got {path}, whose "
+                              f"directory is "
                               f"read-only (mode {oct(os.stat(folder).st_mode & 0o777)})")
     if not os.path.lexists(path): return path
     mode = os.lstat(path).st_mode
@@ -55,13 +57,14 @@ def check_writable(path, name='path'):
         raise ValueError(f"{name} must be a regular file or a new name, got {path}, "
                          f"which is {_kind(mode)}: refusing to replace it")
     if not _writable(path):
-        raise PermissionError(f"{name} must be a file you may write, got {path}, which is read-only "
+        raise PermissionError(f"{name} must be a file you may write, got {path}, which is "
+                              f"read-only "
                               f"(mode {oct(mode & 0o777)}): refusing to replace it")
     return path
 
 # %% ../nbs/A6_io.ipynb #2f1225886
 def _new_mode(path):
-    "Keep an existing file's permissions; else the usual 0o666 minus the umask (mkstemp would give 0o600)."
+    "Keep an existing file's permissions; else 0o666 minus the umask (mkstemp would give 0o600)."
     if os.path.exists(path): return os.stat(path).st_mode & 0o777
     umask = os.umask(0)
     os.umask(umask)   # reading the umask means setting it; put it straight back
@@ -97,7 +100,8 @@ def _check_data(data, name):
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         raise TypeError(f"{name} must be a pair (X, y) of tensors, got {describe(data)}")
     X, y = data
-    check_matrix(X, f'{name}[0] (X)'); check_matrix(y, f'{name}[1] (y)', rows=len(X))
+    check_matrix(X, f'{name}[0] (X)')
+    check_matrix(y, f'{name}[1] (y)', rows=len(X))
     return X, check_like(y, f'{name}[1] (y)', X, f'{name}[0] (X)')
 
 def data_fingerprint(X, y):
@@ -112,7 +116,7 @@ def data_fingerprint(X, y):
 FORMAT, FORMAT_VERSION, _KEY = 'backprop_nbdev.mlp', 3, 'backprop_nbdev'
 
 def architecture(net):
-    "sizes, activation, loss and dtype of an mlp-shaped `net` (Linear, act, …, Linear, optional Sigmoid)."
+    "sizes, activation, loss and dtype of an mlp-shaped `net` (Linear, act, …, Linear[, Sigmoid])."
     if isinstance(net, Params): net = from_params(net)
     ls = net.layers if isinstance(net, Sequential) else None
     if ls is None:
@@ -151,18 +155,20 @@ def _check_json(v, name):
     "`v` as canonical JSON, or a TypeError/ValueError naming `name`."
     try: text = _dump(v)
     except TypeError:
-        raise TypeError(f"{name} must be JSON-serialisable (str, int, float, bool, None, list, dict), "
+        raise TypeError(f"{name} must be JSON-serialisable (str, int, float, bool, None, list, "
+                        f"dict), "
                         f"got {describe(v)}") from None
     except ValueError:
         raise ValueError(f"{name} must hold only finite numbers to be saved, got {v!r}") from None
     except RecursionError: text = '[' * (max_nesting + 2)
     if _json_depth(text) > max_nesting + 1:      # + 1: meta itself is an object
-        raise ValueError(f"{name} must nest lists and dicts at most {max_nesting} deep (max_nesting), "
+        raise ValueError(f"{name} must nest lists and dicts at most {max_nesting} deep "
+                         f"(max_nesting), "
                          f"got {min(_json_depth(text) - 1, max_nesting + 1)} or more")
     return text
 
 def _checksum(text, tensors):
-    "SHA-256 over the exact metadata text and every tensor's name, dtype, shape and bytes (in name order)."
+    "SHA-256 of the exact metadata text and each tensor's name, dtype, shape and bytes, by name."
     h = hashlib.sha256(text.encode())
     for k in sorted(tensors):
         t = tensors[k]
@@ -174,8 +180,8 @@ def _tensors(net):
     "W1, b1, W2, … of `net`: checked to be dense and finite, copied to the CPU."
     lins = [l for l in net.layers if isinstance(l, Linear)]
     named = [(f'{k}{i}', p) for i, l in enumerate(lins, 1) for k, p in (('W', l.W), ('b', l.b))]
-    return {k: check_finite(check_tensor(p, f'net.{k}'), f'net.{k}').detach().cpu().contiguous().clone()
-            for k, p in named}
+    checked = ((k, check_finite(check_tensor(p, f'net.{k}'), f'net.{k}')) for k, p in named)
+    return {k: p.detach().cpu().contiguous().clone() for k, p in checked}
 
 # %% ../nbs/A6_io.ipynb #c2a27486
 def _check_arch(a, bad):
@@ -199,10 +205,12 @@ def _check_tensors(specs, a, bad):
     want = {f'{k}{i}': (n_in, n_out) if k == 'W' else (n_out,)
             for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]), 1) for k in 'Wb'}
     if sorted(specs) != sorted(want):
-        raise bad(f"it holds the tensors {sorted(specs)[:20]}, expected exactly {sorted(want)} for sizes {sizes}")
+        raise bad(f"it holds the tensors {sorted(specs)[:20]}, expected exactly {sorted(want)} for "
+                  f"sizes {sizes}")
     for k, shape in want.items():
         if specs[k] != (a['dtype'], shape):
-            raise bad(f"its tensor {k} is {specs[k][0]} of shape {specs[k][1]}, which does not match its "
+            raise bad(f"its tensor {k} is {specs[k][0]} of shape {specs[k][1]}, which does not "
+                      f"match its "
                       f"architecture: expected {a['dtype']} of shape {shape}")
 
 def _specs(tensors):
@@ -210,43 +218,50 @@ def _specs(tensors):
 
 
 def save_model(path, net, data=None, **meta):
-    "Atomically save `net` (mlp-shaped or `Params`), architecture, `data` fingerprint, `meta` to safetensors."
+    "Atomically save `net` (mlp-shaped or `Params`), its architecture, `data` fingerprint, `meta`."
     path = check_writable(path)
     if isinstance(net, Params): net = from_params(net)
-    tensors = _tensors(net) if isinstance(net, Sequential) else None   # each tensor named, before the shape
+    # each tensor named, before the shape
+    tensors = _tensors(net) if isinstance(net, Sequential) else None
     arch = architecture(net)
     if clash := sorted(set(meta) & {'architecture', 'data', 'library_version'}):
         raise ValueError(f"meta keys {clash} are reserved for the file's own fields")
     _check_json(meta, 'meta')
-    bad = lambda what: ValueError(f"net must be a network load_model can read back, got one where {what}")
+    bad = lambda what: ValueError(f"net must be a network load_model can read back, got one where "
+                                  f"{what}")
     _check_tensors(_specs(tensors), _check_arch(arch, bad), bad)
     info = dict(format=FORMAT, format_version=FORMAT_VERSION, library_version=__version__,
                 architecture=arch, meta=meta)
     if data is not None: info['data'] = data_fingerprint(*_check_data(data, 'data'))
     text = _dump(info)
-    signed = f'{text[:-1]},"sha256":"{_checksum(text, tensors)}"}}'   # sorted keys: sha256 comes last
+    # sorted keys: sha256 comes last
+    signed = f'{text[:-1]},"sha256":"{_checksum(text, tensors)}"}}'
     with atomic_write(path) as tmp:
         try: save_file(tensors, tmp, metadata={_KEY: signed})
-        except SafetensorError as e:       # a full disk or a file-size limit, as safetensors reports it
+        # a full disk or a file-size limit, as safetensors reports it
+        except SafetensorError as e:
             raise OSError(f"could not write {path}: {e}") from None
     return path
 
 # %% ../nbs/A6_io.ipynb #09a553e3
-max_header = 1 << 20   # bytes of JSON header a model file may have; save_model writes a few kilobytes
+# bytes of JSON header a model file may have; save_model writes a few kilobytes
+max_header = 1 << 20
 # safetensors' dtype names, as torch names them
-_DTYPES = dict(F16='float16', BF16='bfloat16', F32='float32', F64='float64', I64='int64', I32='int32',
-               U8='uint8', BOOL='bool')
+_DTYPES = dict(F16='float16', BF16='bfloat16', F32='float32', F64='float64', I64='int64',
+               I32='int32', U8='uint8', BOOL='bool')
 
 def _bad(path, what): return ValueError(f"{path} is not a valid model file: {what}")
 
 def _check_file(path):
     "`path`, if it names an existing regular file."
-    if os.path.isdir(path): raise IsADirectoryError(f"path must be a model file, got the directory {path!r}")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"path must be a model file, got the directory {path!r}")
     if not os.path.lexists(path):
         raise FileNotFoundError(f"path must be an existing model file, got {path!r}: no such file")
     mode = os.stat(path).st_mode if os.path.exists(path) else os.lstat(path).st_mode
     if not stat.S_ISREG(mode):
-        raise ValueError(f"path must be a model file (a regular file), got {path}, which is {_kind(mode)}")
+        raise ValueError(f"path must be a model file (a regular file), got {path}, which is "
+                         f"{_kind(mode)}")
     return path
 
 def _header(path):
@@ -255,7 +270,8 @@ def _header(path):
     with open(path, 'rb') as f:
         n = int.from_bytes(f.read(8), 'little')
         if not 2 <= n <= min(max_header, size - 8):
-            raise _bad(path, f"its header claims {n:,} bytes: a model file's is at most {max_header:,} "
+            raise _bad(path, f"its header claims {n:,} bytes: a model file's is at most "
+                             f"{max_header:,} "
                              f"(max_header) and inside the file's {size:,}")
         text = f.read(n).decode('utf-8', errors='replace')
     try:
@@ -265,13 +281,15 @@ def _header(path):
                  for k, v in h.items() if k != '__metadata__'}
         return h.get('__metadata__') or {}, specs
     except (ValueError, TypeError, KeyError, AttributeError):
-        raise _bad(path, "its header is not a safetensors header (JSON of tensor dtypes and shapes)") from None
+        raise _bad(path, "its header is not a safetensors header (JSON of tensor dtypes and "
+                         "shapes)") from None
 
 def _info(meta, path):
-    "The `backprop_nbdev` metadata entry: (its text without the checksum, the checksum, the decoded object)."
+    "The `backprop_nbdev` metadata: (its text without the checksum, the checksum, the object)."
     text = meta.get(_KEY) if isinstance(meta, dict) else None
     m = re.fullmatch(r'(\{.*),"sha256":"([0-9a-f]{64})"\}', text or '', re.S)
-    if m and _json_depth(text) > max_nesting + 3:    # meta sits 2 levels down; checked before parsing
+    # meta sits 2 levels down; checked before parsing
+    if m and _json_depth(text) > max_nesting + 3:
         raise _bad(path, f"its metadata nests deeper than {max_nesting} (max_nesting)")
     try: info = json.loads(text, parse_constant=lambda c: 1 / 0)   # NaN and Infinity are not JSON
     except (TypeError, ValueError, ZeroDivisionError): info = None
@@ -309,7 +327,7 @@ def _build(tensors, a):
     return Sequential(*layers)
 
 def load_model(path, expect_data=None):
-    "Read a `save_model` file: `(net, meta)`. Never unpickles; `expect_data=(X, y)` checks the fingerprint."
+    "Read a `save_model` file: `(net, meta)`. Never unpickles; `expect_data=(X, y)`: checked."
     path = _check_path(path)
     if expect_data is not None: X, y = _check_data(expect_data, 'expect_data')
     raw, specs = _header(_check_file(path))

@@ -18,7 +18,7 @@ def _on_main_thread(): return threading.current_thread() is threading.main_threa
 
 @contextmanager
 def _first_press_only():
-    "Within the block, a first Ctrl-C is only recorded; yield the function that tells whether it came."
+    "Within the block a first Ctrl-C is only recorded; yield the function telling whether it came."
     pressed = []
     def on_sigint(sig, frame):
         if pressed: raise KeyboardInterrupt
@@ -32,11 +32,12 @@ def _first_press_only():
 
 @contextmanager
 def stoppable():
-    "Yield `stop()`, True once Ctrl-C was pressed inside the block; a second press interrupts at once."
+    "Yield `stop()`, True once Ctrl-C was pressed in the block; a second press interrupts at once."
     depth = getattr(_local, 'depth', 0)
     _local.depth = depth + 1
     try:
-        if depth:          # inside another block (a Trainer step in the command line's loop): share it
+        # inside another block (a Trainer step in the command line's loop): share it
+        if depth:
             yield _local.stop
             return
         with _first_press_only() as stop:
@@ -45,21 +46,22 @@ def stoppable():
     finally: _local.depth = depth
 
 def report_stop(done, total, what='epochs'):
-    "Say on stderr where a stopped loop ended, unless an outer loop (the command line's) will say it."
+    "Say on stderr where a stopped loop ended, unless an outer loop (the command line's) will."
     if getattr(_local, 'depth', 0) <= 1:
         print(f"interrupted after {done} of {total} {what}: returning what was computed so far",
               file=sys.stderr)
 
 # %% ../nbs/A2_runtime.ipynb #a2000013
-one_thread_work = 1 << 20   # multiply-adds of a forward pass below which a thread pool only adds wake-up latency
+# multiply-adds of a forward pass below which a thread pool only adds wake-up latency
+one_thread_work = 1 << 20
 
 def forward_work(n, sizes):
-    "Multiply-adds of one forward pass of `n` points through layers of `sizes` ([2, 3, 1]: 2·3 + 3·1 per point)."
+    "Multiply-adds of a forward pass of `n` points through layers `sizes` ([2, 3, 1]: 6 + 3 each)."
     return n * sum(a * b for a, b in zip(sizes, sizes[1:]))
 
 @contextmanager
 def threads_for(work):
-    "Run torch on one thread inside the block when `work` (see `forward_work`) is below `one_thread_work`."
+    "Run torch on one thread in the block when `work` (`forward_work`) is below `one_thread_work`."
     n = torch.get_num_threads()
     if work >= one_thread_work or n == 1:     # nothing to change: no thread-pool restart
         yield

@@ -20,6 +20,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 from hypothesis import given, settings, HealthCheck, strategies as st
 import backprop_nbdev as bp
+from backprop_nbdev.diagnosis import check_backward
 
 X, Y = bp.xor_data()
 P = bp.init_params()
@@ -53,10 +54,12 @@ def tensors(draw, dtypes=DTYPES, shapes=None):
     return t
 
 def like(ref):
-    "Tensors close to `ref`: its shape with another dtype or bad values, or a neighbouring shape."
+    "Tensors close to `ref`: its shape with another dtype or bad values, a neighbouring shape, sparse or meta."
     near = st.sampled_from([tuple(ref.shape), tuple(ref.shape[::-1]), tuple(ref.shape[:-1]), (*ref.shape, 1),
                             (0, *ref.shape[1:])])
-    return tensors(shapes=near)
+    odd = st.sampled_from([ref.to_sparse(), torch.empty(ref.shape, device='meta'),
+                           torch.nn.Parameter(ref.clone()), ref.double()])
+    return st.one_of(tensors(shapes=near), odd)
 
 junk = st.one_of(
     st.none(), st.booleans(), st.text(max_size=4), st.integers(-2**70, 2**70), st.floats(),
@@ -92,6 +95,12 @@ def _fit(net, **kw):
     return bp.fit(net, bp.MSELoss(),
                   bp.SGD(_net().params() if not isinstance(net, bp.Sequential) else net.params(), 0.5), **kw)
 def _trainer_step(n): return bp.Trainer(X, Y).step(n)
+def _trainer_view(view, X): return getattr(bp.Trainer(X=bp.xor_data()[0], y=Y), view)(X)
+def _trainer_gradients(**settings):
+    t = bp.Trainer(X, Y)
+    for k, v in settings.items(): setattr(t, k, v)
+    return t.gradients()
+PE = bp.init_ensemble([0, 1])
 
 CASES = {  # name: (function, valid keyword arguments; each one is replaced in turn)
     'xor_data': (bp.xor_data, dict(dtype=torch.float32, device=None)),
@@ -128,14 +137,24 @@ CASES = {  # name: (function, valid keyword arguments; each one is replaced in t
                                                      device=None)),
     'numerical_grad': (bp.numerical_grad, dict(f=lambda ps: sum((p ** 2).sum() for p in ps), params=P,
                                                eps=1e-6)),
-    'check_backward': (lambda fn, **kw: bp.check_backward(fn, verbose=False, **kw),
+    'grad_gaps': (bp.grad_gaps, dict(X=X, y=Y, params=P, lr=1.0, epochs=2)),
+    'Trainer.predict': (lambda X: _trainer_view('predict', X), dict(X=X)),
+    'Trainer.units': (lambda X: _trainer_view('units', X), dict(X=X)),
+    'Trainer.gradients': (_trainer_gradients, dict(lr=1.0, l2=0.0, batch_size=None)),
+    'solves': (bp.solves, dict(X=X, y=Y, seeds=[0, 1], hidden_size=3, scale=0.5, lr=1.0, epochs=3)),
+    'member': (bp.member, dict(P=PE, k=1)),
+    'stack_params': (bp.stack_params, dict(ps=[P, P])),
+    'ensemble_accuracy': (bp.ensemble_accuracy, dict(y_pred=torch.rand(2, 4, 1), y=Y)),
+    'numerical_grad(dtype)': (bp.numerical_grad, dict(f=lambda ps: sum((p ** 2).sum() for p in ps), params=P,
+                                                      dtype=torch.float64)),
+    'check_backward': (lambda fn, **kw: check_backward(fn, verbose=False, **kw),
                        dict(fn=bp.backward_steps, hidden_act='sigmoid', loss='mse')),
 }
 
 TRAINING = (ValueError, TypeError, bp.DivergenceError)
 FILES = (ValueError, TypeError, FileNotFoundError, IsADirectoryError)
 ALLOWED = {'train': TRAINING, 'train_autograd': TRAINING, 'fit': TRAINING, 'Trainer.step': TRAINING,
-           'train_ensemble': TRAINING, 'save_model(path)': FILES, 'load_model': FILES}
+           'train_ensemble': TRAINING, 'grad_gaps': TRAINING, 'solves': TRAINING, 'save_model(path)': FILES, 'load_model': FILES}
 # larger valid values: not fuzzed
 SLOW = dict(epochs=100, n=300, input_size=10**5, hidden_size=10**5, output_size=10**5, hidden=64)
 
@@ -239,7 +258,40 @@ SILENT = [
     ('fit on an empty batch gives a NaN loss', lambda: _fit(None, X=X[:0], y=Y[:0], epochs=1), 'X'),
     ('train_ensemble(lr=1e308) returns all-NaN weights',
      lambda: bp.train_ensemble(X, Y, bp.init_ensemble([0, 1]), lr=1e308, epochs=50), 'lr'),
+    # the last update diverging: non-finite weights returned as if trained
+    ('train(lr=1e39, epochs=1) returns inf weights', lambda: bp.train(X, Y, P, lr=1e39, epochs=1), 'lr'),
+    ('train_autograd(lr=1e39, epochs=1) too', lambda: bp.train_autograd(X, Y, P, lr=1e39, epochs=1), 'lr'),
+    ('fit(lr=1e39, epochs=1) too', lambda: bp.fit(n := _net(), bp.MSELoss(), bp.SGD(n.params(), 1e39), X, Y,
+                                                  epochs=1), 'lr'),
+    ('train_ensemble(lr=1e39, epochs=1) too',
+     lambda: bp.train_ensemble(X, Y, bp.init_ensemble([0, 1]), lr=1e39, epochs=1), 'lr'),
+    ('solves(lr=1e39, epochs=1) too', lambda: bp.solves(X, Y, [0, 1], lr=1e39, epochs=1), 'lr'),
+    ('Trainer(lr=1e39).step(1) leaves an all-NaN state', lambda: bp.Trainer(X, Y, lr=1e39).step(1), 'lr'),
+    ('grad_gaps(lr=1e39) gives NaN gaps', lambda: bp.grad_gaps(X, Y, P, lr=1e39, epochs=1), 'lr'),
+    # optimisers over other parameters: nothing trained, part of it, or a crash mid-loop
+    ('fit with an optimiser over another network trains nothing',
+     lambda: bp.fit(_net(), bp.MSELoss(), bp.SGD(_net().params(), 1.0), X, Y, epochs=3), 'opt'),
+    ('fit with an optimiser over half the network trains half',
+     lambda: bp.fit(n := _net(), bp.MSELoss(), bp.SGD(n.params()[:2], 1.0), X, Y, epochs=3), 'opt'),
+    ('numerical_grad(dtype=None) returns a zero gradient',
+     lambda: bp.numerical_grad(lambda q: (q[0] ** 2).sum(), [X], dtype=None), 'dtype'),
+    ('numerical_grad on 4e6 entries runs for hours',
+     lambda: bp.numerical_grad(lambda q: q[0].sum(), [torch.zeros(2000, 2000)]), 'params'),
+    ('init_ensemble of 50,000 seeds takes seconds', lambda: bp.init_ensemble([0] * 50_000), 'seeds'),
+    ('solves over range(10**7) takes minutes', lambda: bp.solves(X, Y, range(10**7), epochs=1), 'seeds'),
+    ('an empty ensemble gives IndexError',
+     lambda: bp.train_ensemble(X, Y, bp.Params(*(t[:0] for t in PE)), epochs=1), 'P'),
+    ('Trainer.gradients with l2 = nan gives NaN gradients', lambda: _trainer_gradients(l2=math.nan), 'l2'),
+    ('Trainer.predict(None) gives AttributeError', lambda: _trainer_view('predict', None), 'X'),
+    ('save_model of a float16 network writes a file load_model refuses',
+     lambda: bp.save_model(os.path.join(TMP, 'h.safetensors'), _half()), 'net'),
 ]
+
+def _half():
+    net = _net()
+    net.layers[0].W = net.layers[0].W.half()
+    return net
+
 
 @pytest.mark.parametrize('what, call, arg', SILENT, ids=[w.split(' ')[0] for w, _, _ in SILENT])
 def test_not_silently_accepted(what, call, arg):
