@@ -57,7 +57,8 @@ def live(seconds, setup=None, **kw):
 def test_acknowledgements_do_not_grow_with_the_frame_rate():
     "About 66 frames a second reach the page, and about one acknowledgement a second comes back."
     pg, page = live(3.0, speed=10, grid=50)
-    sent = len(page.frames) - 1                              # minus the still frame sent on 'visible'
+    # minus the still frame sent on 'visible'
+    sent = len(page.frames) - 1
     print(f'\n3 s of Play: {sent} frames out, {len(page.acks)} acknowledgements back')
     assert 120 <= sent <= 3 * 66 + 5, sent                  # paced at 1.1 x the page's 60 Hz
     assert len(page.acks) <= 3 / pg.board.flow.every + 1, page.acks
@@ -86,7 +87,7 @@ def test_never_beyond_the_window():
 
 @pytest.mark.parametrize('timeout', [0.2, 0.5])
 def test_a_lost_acknowledgement_costs_one_timeout(timeout):
-    "With a small window, a lost answer stalls the loop for about `timeout`, then frames flow again."
+    "With a small window a lost answer stalls the loop for about `timeout`; then frames flow."
     def setup(pg):
         pg.board.flow.timeout = timeout
         pg.board.flow.window = 4
@@ -125,7 +126,8 @@ def test_pause_and_unseen_stop_frames_and_training():
         await asyncio.sleep(0.05)
         paused, epoch = len(page.frames), pg.trainer.epoch
         await asyncio.sleep(0.3)
-        assert (len(page.frames), pg.trainer.epoch) == (paused, epoch), 'frames or training after Pause'
+        now = (len(page.frames), pg.trainer.epoch)
+        assert now == (paused, epoch), 'frames or training after Pause'
         page.say(dict(type='visible', value=False))
         pg.buttons['play'].click()
         await asyncio.sleep(0.3)
@@ -228,9 +230,10 @@ def test_a_paint_error_reported_by_the_page_is_kept():
 
 
 def test_a_refused_playground_leaves_nothing_behind():
-    "A refused argument raises one named error, and nothing is printed at exit (no 'Exception ignored')."
+    "A refused argument raises one named error, and nothing is printed (no 'Exception ignored')."
     code = ("from backprop_nbdev.playground import Playground\n"
-            "for kw in [dict(batch_size=3), dict(l2=0.002), dict(lr=100), dict(hidden=1024, depth=4)]:\n"
+            "for kw in [dict(batch_size=3), dict(l2=0.002), dict(lr=100),\n"
+            "           dict(hidden=1024, depth=4)]:\n"
             "    try: Playground(**kw)\n"
             "    except ValueError as e: print(e)\n")
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)

@@ -1,5 +1,5 @@
-"""End-to-end: the playground and the stepper in a real JupyterLab (and Notebook 7), driven by Debian's
-Chromium through Playwright, with no server setting: a learner's own JupyterLab.
+"""End-to-end: the playground and the stepper in a real JupyterLab (and Notebook 7), driven by
+Debian's Chromium through Playwright, with no server setting: a learner's own JupyterLab.
 
 Skips when /usr/bin/chromium or playwright (or, for Notebook 7, the notebook package) is missing,
 unless BACKPROP_REQUIRE_BROWSER=1 (CI), where it fails. Screenshots go to test-artifacts/. The
@@ -26,7 +26,8 @@ STDERR = '[data-mime-type="application/vnd.jupyter.stderr"]'
 
 def require(why):
     "Skip for `why`, or fail when BACKPROP_REQUIRE_BROWSER=1."
-    if os.environ.get('BACKPROP_REQUIRE_BROWSER') == '1': pytest.fail(f'browser test required but {why}')
+    if os.environ.get('BACKPROP_REQUIRE_BROWSER') == '1':
+        pytest.fail(f'browser test required but {why}')
     pytest.skip(why)
 
 
@@ -62,8 +63,8 @@ def settings_dir(tmp):
 
 @contextmanager
 def jupyter(tmp, app='jupyterlab', config=None, root=None):
-    """A Jupyter server (JupyterLab, or Notebook 7 with app='notebook') on 127.0.0.1 serving a copy of
-    nbs/, autosave off, no server setting unless `config`; yields (base_url, token, notebook dir)."""
+    """A Jupyter server (JupyterLab, or Notebook 7 with app='notebook') on 127.0.0.1 serving a copy
+    of nbs/, autosave off, no server setting unless `config`; yields (base_url, token, nbs dir)."""
     root = root or ROOT
     nbs = tmp / 'nbs'
     shutil.copytree(root / 'nbs', nbs)
@@ -71,7 +72,8 @@ def jupyter(tmp, app='jupyterlab', config=None, root=None):
     port, token = free_port(), os.urandom(16).hex()
     env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(settings_dir(tmp)),
                JUPYTERLAB_WORKSPACES_DIR=str(tmp / 'workspaces'),
-               PYTHONPATH=os.pathsep.join([str(root), os.environ.get('PYTHONPATH', '')]).rstrip(os.pathsep),
+               PYTHONPATH=os.pathsep.join([str(root), os.environ.get('PYTHONPATH', '')])
+               .rstrip(os.pathsep),
                PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get('PATH', '')]),
                MPLBACKEND='module://matplotlib_inline.backend_inline')
     expose = 'JupyterNotebookApp' if app == 'notebook' else 'LabApp'
@@ -136,7 +138,7 @@ ALL_RAN = """() => {
 
 
 def open_and_run_all(page, base, token, notebook=NOTEBOOK, app='lab'):
-    "Open the notebook, wait for its kernel, run all cells, wait until each ran; the first playground."
+    "Open the notebook, wait for its kernel, run all cells until each ran; its first playground."
     url = f'{base}/lab/tree/{notebook}?token={token}&reset' if app == 'lab' else \
         f'{base}/notebooks/{notebook}?token={token}'
     page.goto(url)
@@ -211,14 +213,18 @@ def contrast(a, b):
     return (hi + 0.05) / (lo + 0.05)
 
 
-# The loss plot's title: the most opaque pixel of its text, and the colour of what is behind the canvas.
+# The loss plot's title: the most opaque pixel of its text, and the colour of what is behind the
+# canvas.
 TITLE_INK = """c => { const dpr = window.devicePixelRatio || 1;
   const d = c.getContext('2d').getImageData(0, 0, Math.round(240 * dpr), Math.round(18 * dpr)).data;
   let best = [0, 0, 0, 0];
-  for (let i = 0; i < d.length; i += 4) if (d[i + 3] > best[3]) best = [d[i], d[i + 1], d[i + 2], d[i + 3]];
+  for (let i = 0; i < d.length; i += 4) {
+    if (d[i + 3] > best[3]) best = [d[i], d[i + 1], d[i + 2], d[i + 3]];
+  }
   let el = c, bg = 'rgb(255, 255, 255)';
   while (el) { const s = getComputedStyle(el).backgroundColor;
-    if (s && s !== 'rgba(0, 0, 0, 0)' && s !== 'transparent') { bg = s; break; } el = el.parentElement; }
+    if (s && s !== 'rgba(0, 0, 0, 0)' && s !== 'transparent') { bg = s; break; }
+    el = el.parentElement; }
   return [best, bg.match(/\\d+/g).map(Number)]; }"""
 
 # Pixels of the points' canvas whose colour is a ring's: black (test points) and white (training).
@@ -278,7 +284,7 @@ def check_seed_run(page, pg):
 
 
 def check_divergence_recovery(page, pg):
-    "Step at lr 10 diverges: banner on top, loss not finite; lower the lr, Reset, and it trains again."
+    "Step at lr 10 diverges: banner on top, loss not finite; lower the lr, Reset: it trains again."
     pg.scroll_into_view_if_needed()
     until(page, lambda: 'epoch' in pg.locator('.bp-readout').inner_text(), 'its first frame')
     pg.locator('.bp-step').click()
@@ -326,7 +332,7 @@ def check_layout(page, pg, width, sidebar):
 
 
 def check_saved_notebook(page, base, token, nbs):
-    "Saved and reopened with no kernel behind its widgets: a still picture and a hint, not an error."
+    "Saved and reopened with no kernel behind its widgets: a still picture, a hint, no error."
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
     until(page, lambda: 'bp-still' in (nbs / NOTEBOOK).read_text(), 'the notebook saved')
     for k in api(base, token, '/api/kernels') or []:
@@ -334,7 +340,8 @@ def check_saved_notebook(page, base, token, nbs):
     page.goto(f'{base}/lab/tree/{NOTEBOOK}?token={token}')
     still = page.locator('.bp-still img').first
     still.wait_for(timeout=60_000)
-    page.wait_for_timeout(3000)                             # the widget manager gives up on its models
+    # the widget manager gives up on its models
+    page.wait_for_timeout(3000)
     still.scroll_into_view_if_needed()
     assert still.is_visible() and 'run the cell' in page.locator('.bp-still').first.inner_text()
     errors = page.get_by_text('Error displaying widget')
@@ -382,7 +389,8 @@ def test_playground_in_jupyterlab(tmp_path):
         dark = title_contrast(seed)
         seed.screenshot(path=ARTIFACTS / 'playground-dark.png')
         assert dark >= 4.5, dark
-        for width, sidebar in [(1024, False), (1280, True)]: check_layout(page, seed, width, sidebar)
+        for width, sidebar in [(1024, False), (1280, True)]:
+            check_layout(page, seed, width, sidebar)
         assert page.locator(STDERR).count() == 0, page.locator(STDERR).first.inner_text()
         assert 'Error displaying widget' not in page.content()
         assert page.locator('.jp-Dialog').count() == 0 and not dialogs, dialogs
@@ -419,7 +427,8 @@ def test_playground_in_notebook7(tmp_path):
         one_cell(nbs, 'nb7.ipynb', 'from backprop_nbdev import Playground\nPlayground()', STEPPER)
         pg = open_and_run_all(page, base, token, 'nb7.ipynb', app='notebook')
         page.evaluate(PROBE)
-        until(page, lambda: 'epoch' in pg.locator('.bp-readout').inner_text(), 'the first frame', 20)
+        first = lambda: 'epoch' in pg.locator('.bp-readout').inner_text()
+        until(page, first, 'the first frame', 20)
         pg.locator('.bp-play').click()
         page.wait_for_timeout(1500)
         n0 = paints(page)

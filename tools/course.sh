@@ -26,6 +26,8 @@ os.replace(tmp, path)' .venv/share/jupyter/lab/settings/overrides.json
 export VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH"
 root=(); [ "$(id -u)" = 0 ] && root=(--allow-root)
 lab=$PWD/.venv/bin/jupyter-lab
-config=$PWD/tools/jupyter_server_config.py   # the playground's websocket settings (see the file)
+config=$PWD/tools/jupyter_server_config.py   # optional extras for the playground (see the file)
 cd nbs
-exec "$lab" index.ipynb --config="$config" ${root[@]+"${root[@]}"} "$@"
+# the URL JupyterLab prints (and opens) is the index, not the Launcher
+exec "$lab" index.ipynb --config="$config" --LabApp.default_url=/lab/tree/index.ipynb \
+    ${root[@]+"${root[@]}"} "$@"

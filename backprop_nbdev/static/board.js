@@ -1,6 +1,7 @@
-// The playground's live view: paints what the kernel sends, on canvases (frames.js reads the frames,
-// draw.js draws them; here they are wired to the page). Python bundles the three files into the
-// widget's one module (board.page_module). anywidget >= 0.9: export default { render({model, el}) }.
+// The playground's live view: paints what the kernel sends, on canvases (frames.js reads the
+// frames, draw.js draws them; here they are wired to the page). Python bundles the three files into
+// the widget's one module (board.page_module). anywidget >= 0.9: export default { render({model,
+// el}) }.
 import {addLosses, acker, bytes, floats, frameQueue, frameRate, series} from './frames.js';
 import {NET_H, atlasPixels, boundaryPixels, drawCurve, drawNetwork, drawPoints, netData, netHit,
         readoutText, themeOf} from './draw.js';
@@ -19,10 +20,12 @@ function canvas(cls, w, h) {
   return [c, ctx];
 }
 
-const div = (cls, css) => Object.assign(document.createElement('div'), {className: cls, style: css});
+const div = (cls, css) => Object.assign(document.createElement('div'),
+                                        {className: cls, style: css});
 
 // The view's elements: the boundary with the points and the divergence banner over it, the loss
-// plot, the readout and the page's own error line, then the network view with its toggle and tooltip.
+// plot, the readout and the page's own error line, then the network view with its toggle and
+// tooltip.
 function layout(el, size, cw) {
   const v = {root: div('bp-board', 'display:inline-flex;flex-direction:column;gap:4px')};
   v.root.style.color = 'var(--jp-ui-font-color1, inherit)';
@@ -177,7 +180,8 @@ function hover(v, s) {
   });
 }
 
-// A still picture saved with the notebook (for a page with no kernel) is hidden while the view lives.
+// A still picture saved with the notebook (for a page with no kernel) is hidden while the view
+// lives.
 function hideStill(el) {
   const area = el.closest('.jp-OutputArea, .output_area, .output');
   if (area) area.querySelectorAll('.bp-still').forEach((n) => n.classList.add('bp-still-hidden'));
@@ -189,7 +193,8 @@ function state(model, el) {
           lut: bytes(model.get('lut')), label: model.get('label'), theme: themeOf(el)};
 }
 
-// The model's events: frames, the points, the loss's name, the wires' mode; and the theme's changes.
+// The model's events: frames, the points, the loss's name, the wires' mode; and the theme's
+// changes.
 function listen(model, v, s, loop) {
   const onMsg = (msg, buffers) => {
     if (msg.type !== 'frame') return;

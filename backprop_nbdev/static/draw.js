@@ -5,7 +5,8 @@ import {bytes, floats, num} from './frames.js';
 
 export const CLASS = {0: '#1f77b4', 1: '#d62728'};      // the points' classes, as the static figure
 export const CURVE = {train: '#3a8fd9', test: '#ff7f0e'};  // legible on light and dark backgrounds
-export const SIGN = {pos: '#ff7f0e', neg: '#1f77b4'};   // TF Playground's: orange positive, blue negative
+// TF Playground's wire colours: orange positive, blue negative
+export const SIGN = {pos: '#ff7f0e', neg: '#1f77b4'};
 export const M = {left: 46, right: 10, top: 22, bottom: 26};   // the loss plot's margins
 export const NET_H = 260;
 
@@ -14,7 +15,8 @@ const css = (style, name, fallback) => style.getPropertyValue(name).trim() || fa
 // The theme's colours for text and lines, from the element's computed style.
 export function themeOf(el) {
   const s = getComputedStyle(el);
-  const ink = css(s, '--jp-ui-font-color1', css(s, '--vscode-editor-foreground', s.color || '#000'));
+  const vscode = css(s, '--vscode-editor-foreground', s.color || '#000');
+  const ink = css(s, '--jp-ui-font-color1', vscode);
   return {ink,
           faint: css(s, '--jp-ui-font-color2', ink),
           grid: css(s, '--jp-border-color2', 'rgba(128,128,128,0.35)'),
@@ -43,8 +45,8 @@ export function boundaryPixels(img, yhat, n, lut) {
 }
 
 // The points, (x, y, class, test) quadruples in data coordinates. Training points: a white ring;
-// test points: a black ring in a thin white halo (TF Playground outlines them so). Both rings part a
-// point from a region of its own colour.
+// test points: a black ring in a thin white halo (TF Playground outlines them so). Both rings part
+// a point from a region of its own colour.
 export function drawPoints(ctx, p, bounds, size) {
   const [x0, x1, y0, y1] = bounds;
   const r = p.length / 4 <= 20 ? 9 : 3.5;
@@ -260,7 +262,8 @@ function unitLabels(ctx, lay, theme) {
     ctx.fillText(title, col[0].x + col[0].s / 2, 11);
   });
   ctx.textAlign = 'right';
-  lay[0].forEach((u, j) => ctx.fillText(`x${'₁₂₃₄'[j] || j + 1}`, u.x - 4, u.y + u.s / 2 + 4));
+  const sub = (j) => '₁₂₃₄'[j] || String(j + 1);
+  lay[0].forEach((u, j) => ctx.fillText(`x${sub(j)}`, u.x - 4, u.y + u.s / 2 + 4));
   const out = lay[last][0];
   ctx.textAlign = 'left';
   ctx.fillText('ŷ', out.x + out.s + 4, out.y + out.s / 2 + 4);

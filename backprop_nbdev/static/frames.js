@@ -1,25 +1,27 @@
 // The frame protocol, page side: what a frame message holds, the loss series the page keeps, which
 // frames to paint and when to acknowledge. No DOM here: board.js wires these to the page.
 //
-// The kernel sends frames at its own pace; the page answers only the frames marked `ack: true`, about
-// one a second, with how many frames it has received and painted and its animation-frame rate. So the
-// messages that reach the kernel (and make it report busy, then idle) do not grow with the frame rate.
+// The kernel sends frames at its own pace; the page answers only the frames marked `ack: true`, one
+// every second and a half, with how many frames it has received and painted and its animation-frame
+// rate. So the messages that reach the kernel (and make it report busy, then idle) do not grow with
+// the frame rate.
 
 export const CAP = 2000;   // most points kept per loss series; past it, every other one is dropped
 export const DEPTH = 2;    // frames kept for painting: a late frame still finds one ready to paint
 
 export const bytes = (dv) => new Uint8Array(dv.buffer, dv.byteOffset, dv.byteLength);
-// copies, because a Float32Array or Float64Array needs an aligned offset, which a message buffer need
-// not have
+// copies, because a Float32Array or Float64Array needs an aligned offset, which a message buffer
+// need not have
 const copy = (dv) => dv.buffer.slice(dv.byteOffset, dv.byteOffset + dv.byteLength);
 export const floats = (dv) => new Float32Array(copy(dv));
 export const doubles = (dv) => new Float64Array(copy(dv));
 // numbers that are not finite travel as null
 export const num = (v) => (v == null ? NaN : v);
 
-// A loss series in bounded memory: keeps every `stride`-th point pushed, and when it holds more than
-// CAP, drops every other one and doubles `stride`. The newest point is always drawn (`tail`), kept or
-// not. The kernel keeps the same series (LossSeries in Python) to send a view that opens later.
+// A loss series in bounded memory: keeps every `stride`-th point pushed, and when it holds more
+// than CAP, drops every other one and doubles `stride`. The newest point is always drawn (`tail`),
+// kept or not. The kernel keeps the same series (LossSeries in Python) to send a view that opens
+// later.
 export function series() {
   const s = {};
   const even = (_, k) => k % 2 === 0;
@@ -96,8 +98,8 @@ export function frameRate() {
   return r;
 }
 
-// Acknowledgements: a frame marked `ack` is answered when it arrives, painted or not, with the counts
-// and the animation-frame rate the kernel paces itself by.
+// Acknowledgements: a frame marked `ack` is answered when it arrives, painted or not, with the
+// counts and the animation-frame rate the kernel paces itself by.
 export function acker(send, rate) {
   const a = {received: 0, painted: 0};
   a.arrived = (f) => {

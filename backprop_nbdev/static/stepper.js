@@ -1,8 +1,8 @@
-// The backward-pass stepper: the computation graph of the 2-3-1 network, walked one quantity at a time.
-// All thirteen steps arrive at once as data (`steps`); Next and Back only move `index`, so stepping
-// needs no kernel. The graph (positions, edges, labels) comes as `graph` and each step names its
-// `node`: Python holds both. Colours come from JupyterLab's theme, so light and dark themes both read.
-// anywidget >= 0.9: export default { render({model, el}) }.
+// The backward-pass stepper: the computation graph of the 2-3-1 network, walked one quantity at a
+// time. All thirteen steps arrive at once as data (`steps`); Next and Back only move `index`, so
+// stepping needs no kernel. The graph (positions, edges, labels) comes as `graph` and each step
+// names its `node`: Python holds both. Colours come from JupyterLab's theme, so light and dark
+// themes both read. anywidget >= 0.9: export default { render({model, el}) }.
 
 const SVG = 'http://www.w3.org/2000/svg';
 const INK = 'var(--jp-ui-font-color1, var(--vscode-editor-foreground, currentColor))';
@@ -95,13 +95,15 @@ function button(cls, text) {
   return b;
 }
 
-// The detail under the graph: the step's equation, shape, our numbers and PyTorch's, the largest gap.
+// The detail under the graph: the step's equation, shape, our numbers and PyTorch's, the largest
+// gap.
 function detail(s) {
   const who = s.kind === 'forward' ? "PyTorch's own operations" : 'autograd';
   const cols = div('bp-stepper-cols', 'display:flex;gap:32px;margin-top:4px');
   cols.append(column(`ours (${s.label})`, s.value), column(who, s.reference));
+  const shape = `shape ${s.shape}` + (s.form ? `, in general ${s.form}` : '');
   return [div('bp-stepper-eq', 'font:15px serif;margin:6px 0 4px', s.equation),
-          div('', 'font:12px sans-serif;opacity:0.75', `shape ${s.shape}`),
+          div('', 'font:12px sans-serif;opacity:0.75', shape),
           cols,
           div('bp-stepper-gap', 'font:12px sans-serif;margin-top:4px',
               `largest |ours − ${who}| = ${s.gap.toExponential(1)}`)];
