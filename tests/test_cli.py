@@ -4,7 +4,7 @@ import json, os, signal, subprocess, sys, time
 import pytest
 import torch
 from backprop_nbdev import xor_data, init_params, train, Trainer, moons, mlp, save_model, load_model, LOSSES
-from backprop_nbdev.io import _tensors, FORMAT, FORMAT_VERSION
+from backprop_nbdev.io import FORMAT, FORMAT_VERSION
 from _helpers import write_model_file
 
 CLI = [sys.executable, '-m', 'backprop_nbdev.cli']
@@ -15,9 +15,9 @@ EPOCHS = '300'
 NET = ('--dataset', 'moons', '--activation', 'tanh', '--depth', '2', '--loss', 'bce', '--epochs', '200')
 
 
-def start(*args, cmd=CLI, cwd=None):
+def start(*args, cmd=CLI, cwd=None, preexec_fn=None):
     return subprocess.Popen([*cmd, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
-                            env={**os.environ, 'MPLBACKEND': 'Agg'})
+                            env={**os.environ, 'MPLBACKEND': 'Agg'}, preexec_fn=preexec_fn)
 
 
 def finish(procs):
@@ -31,7 +31,8 @@ def odd_files(d):
     X, y = xor_data()
     save_model(d / 'float_seed.safetensors', init_params(), data=(X, y), seed=1.5, dataset='xor')
     save_model(d / 'list_dataset.safetensors', init_params(), data=(X, y), seed=42, dataset=['xor'])
-    tensors = {k: t.half() for k, t in _tensors(mlp([2, 3, 1], out_act='sigmoid')).items()}
+    net = mlp([2, 3, 1], out_act='sigmoid')
+    tensors = {f'{k}{i}': p.half() for i, l in enumerate(net.layers[::2], 1) for k, p in (('W', l.W), ('b', l.b))}
     info = dict(format=FORMAT, format_version=FORMAT_VERSION, library_version='0.1.0', meta={},
                 architecture=dict(sizes=[2, 3, 1], activation='sigmoid', loss='mse', dtype='float16'))
     write_model_file(d / 'half.safetensors', info, tensors)
@@ -199,3 +200,55 @@ def test_cli_does_not_import_widgets():
             "print(sorted(m for m in ('ipywidgets', 'anywidget') if m in sys.modules))")
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.strip() == '[]', r
+
+
+def _file_size_limit(n):
+    "For preexec_fn: files this process writes are cut off at n bytes (as a full disk would cut them)."
+    import resource
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (n, n))
+
+
+def test_out_is_checked_before_training_and_written_whole_or_reported(tmp_path):
+    """Output names inside --out taken by a FIFO, directory, link or read-only file: exit 2 before any work,
+    nothing touched. A diverging run leaves no empty --out; a write cut off says what was and was not written."""
+    cases = {}
+    for kind in ('fifo', 'dir', 'link', 'readonly'):
+        d = tmp_path / kind
+        d.mkdir()
+        target = d / ('model.safetensors' if kind == 'readonly' else 'losses.json')
+        if kind == 'fifo': os.mkfifo(target)
+        if kind == 'dir': target.mkdir()
+        if kind == 'link': os.symlink('/dev/null', target)
+        if kind == 'readonly':
+            target.write_text('keep')
+            target.chmod(0o444)
+        cases[kind] = (d, target)
+    procs = {k: start('--epochs', '10', '--out', str(d), '--quiet') for k, (d, _) in cases.items()}
+    procs['diverged'] = start('--lr', '1e39', '--epochs', '1', '--out', str(tmp_path / 'new' / 'run'),
+                              '--quiet')
+    procs['fsize'] = start('--epochs', '10', '--out', str(tmp_path / 'cut'), '--quiet',
+                           preexec_fn=_file_size_limit(4096))
+    r = finish(procs)
+    for k, (d, target) in cases.items():
+        code, out, err = r[k]
+        assert code == 2 and out == '' and err.count('\n') == 1 and 'Traceback' not in err, (k, r[k])
+        assert f"--out's {target.name} must be" in err, err
+        assert sorted(p.name for p in d.iterdir()) == [target.name]
+    assert (tmp_path / 'readonly' / 'model.safetensors').read_text() == 'keep'
+    assert r['diverged'][0] == 3 and not (tmp_path / 'new').exists(), r['diverged']
+    code, out, err = r['fsize']
+    cut = tmp_path / 'cut'
+    assert code == 1 and err.count('\n') == 1 and 'Traceback' not in err, r['fsize']
+    assert err.startswith('backprop-train: error: could not write the results (') and 'File too large' in err
+    assert f"; wrote {cut / 'model.safetensors'}, {cut / 'losses.json'}; not written: {cut / 'loss.png'}" in err
+    assert sorted(p.name for p in cut.iterdir()) == ['losses.json', 'model.safetensors']   # no partial file
+    load_model(cut / 'model.safetensors')
+
+
+def test_bad_load_targets_exit_2(tmp_path):
+    "A FIFO, a 3 GiB claim in a sparse file, deep metadata: one line, exit 2, quickly."
+    os.mkfifo(tmp_path / 'fifo')
+    r = finish(dict(fifo=start('--load', str(tmp_path / 'fifo')), null=start('--load', '/dev/null')))
+    for k in r:
+        code, out, err = r[k]
+        assert code == 2 and err.count('\n') == 1 and 'Traceback' not in err, (k, r[k])
