@@ -18,7 +18,7 @@ from .checks import check_tensor, check_matrix, check_like, check_finite, descri
 from .params import Params, max_weights
 from .activations import ACTIVATIONS
 from .layers import Linear, Activation, Sequential, ACTIVATION_LAYERS, from_params
-from .losses_optim import LOSSES
+from .losses_optim import LOSSES, BINARY_LOSSES
 
 # %% ../nbs/A6_io.ipynb #f1225885
 def _check_path(path, name='path'):
@@ -123,7 +123,7 @@ def architecture(net):
         raise TypeError("net must be a Sequential such as mlp([2, 3, 1], 'tanh') (or Params), "
                         f"got {describe(net)}")
     out_act = ls[-1].name if len(ls) % 2 == 0 and isinstance(ls[-1], Activation) else None
-    loss = next((k for k in ('mse', 'bce') if LOSSES[k].out_act == out_act), None)
+    loss = next((k for k in BINARY_LOSSES if LOSSES[k].out_act == out_act), None)
     body = ls[:-1] if out_act else ls
     lins, acts = body[0::2], {type(l) for l in body[1::2]}
     ok = (loss is not None and len(body) >= 3 and all(type(l) is Linear for l in lins)
@@ -190,13 +190,13 @@ def _check_arch(a, bad):
     ok = (isinstance(sizes, list) and len(sizes) >= 3
           and all(type(n) is int and 1 <= n <= max_width for n in sizes))
     ok = ok and sum(p * q for p, q in zip(sizes, sizes[1:])) <= max_weights
-    ok = (ok and a.get('activation') in ACTIVATIONS and a.get('loss') in ('mse', 'bce')
+    ok = (ok and a.get('activation') in ACTIVATIONS and a.get('loss') in BINARY_LOSSES
           and a.get('dtype') in ('float32', 'float64'))
     if not ok:
         raise bad(f"its architecture {str(a)[:200]} is not a network this version can build "
                   f"(sizes: at least 3 layer widths of 1 to {max_width:,} (max_width) and at most "
                   f"{max_weights:,} weights (max_weights); activation one of {list(ACTIVATIONS)}; "
-                  "loss mse or bce; dtype float32 or float64)")
+                  f"loss one of {list(BINARY_LOSSES)}; dtype float32 or float64)")
     return a
 
 def _check_tensors(specs, a, bad):
