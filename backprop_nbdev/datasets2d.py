@@ -115,13 +115,11 @@ class DigitsSplit(NamedTuple):
 
 def load_digits_split(test_size=0.2, seed=0, dtype=torch.float32, device=None):
     "scikit-learn's 8×8 digits, split (stratified, seeded), standardised with training statistics."
-    # imported here: scikit-learn is slow to import
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits   # imported here: scikit-learn is slow to import
     from sklearn.model_selection import train_test_split
     if not (isinstance(test_size, float) and 0 < test_size < 1):
         raise ValueError(f"test_size must be a float in (0, 1), got {describe(test_size)}")
-    # scikit-learn's seeds are 32-bit
-    seed = check_int(seed, 'seed', max=2**32 - 1)
+    seed = check_int(seed, 'seed', max=2**32 - 1)   # scikit-learn's seeds are 32-bit
     dtype, device = check_dtype(dtype), check_device(device)
     X, y = load_digits(return_X_y=True)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)

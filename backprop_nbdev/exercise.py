@@ -16,8 +16,7 @@ def solution_backward(X, y, params, cache):
     dy_pred = 2 * (y_pred - y) / y.numel()   # the mean runs over all N entries
     dz2 = dy_pred * y_pred * (1 - y_pred)    # σ'(z2) from the output ŷ
     dW2 = h.T @ dz2
-    # b2 touches every sample: sum, and the 1/N is already in dy_pred
-    db2 = dz2.sum(0)
+    db2 = dz2.sum(0)   # b2 touches every sample: sum, and the 1/N is already in dy_pred
     dh = dz2 @ W2.T
     dz1 = dh * h * (1 - h)
     dW1 = X.T @ dz1
@@ -37,8 +36,7 @@ def solution_backward_bce(X, y, params, cache):
     W1, b1, W2, b2 = params
     z1, h, z2, y_pred = cache
     dy_pred = (y_pred - y) / (y_pred * (1 - y_pred) * y.numel())
-    # = dy_pred · ŷ(1 - ŷ): the sigmoid's derivative cancels
-    dz2 = (y_pred - y) / y.numel()
+    dz2 = (y_pred - y) / y.numel()   # = dy_pred · ŷ(1 - ŷ): the sigmoid's derivative cancels
     dW2 = h.T @ dz2
     db2 = dz2.sum(0)
     dh = dz2 @ W2.T

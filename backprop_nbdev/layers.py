@@ -34,8 +34,7 @@ class Linear(Layer):
         if b.shape != (W.shape[1],):
             raise ValueError(f"b must have shape ({W.shape[1]},) to match W {tuple(W.shape)}, "
                              f"got {describe(b)}")
-        # (n_in, n_out), as given: the step functions' layout
-        self.W = W
+        self.W = W   # (n_in, n_out), as given: the step functions' layout
         self.b = b                                    # (n_out,)
         self.x = None
         self.dW = None
