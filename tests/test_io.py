@@ -427,3 +427,15 @@ def test_load_checks_the_header_before_reading(saved, tmp_path):
     huge.write_bytes(struct.pack('<Q', 1 << 40) + b'{}')
     with pytest.raises(ValueError, match='its header claims 1,099,511,627,776 bytes'): load_model(huge)
     assert time.perf_counter() - t0 < 5
+
+
+def test_deep_metadata_without_a_checksum_is_refused(saved, tmp_path):
+    "Nesting is counted before any JSON is parsed, whatever the metadata text looks like."
+    raw = saved.read_bytes()
+    n = struct.unpack('<Q', raw[:8])[0]
+    h = json.loads(raw[8:8 + n])
+    h['__metadata__'] = {'backprop_nbdev': '[' * 10**5 + ']' * 10**5}
+    text = json.dumps(h).encode()
+    deep = tmp_path / 'deep.safetensors'
+    deep.write_bytes(struct.pack('<Q', len(text)) + text + raw[8 + n:])
+    with pytest.raises(ValueError, match='nests deeper than 32'): load_model(deep)
