@@ -62,19 +62,19 @@ def grad_gaps(X, y, params, lr=1.0, epochs=5000):
     check_xy(X, y, params)
     lr, epochs = check_positive(lr, 'lr'), check_int(epochs, 'epochs', max=max_epochs)
     X, y, params = X.detach(), y.detach(), Params(*(p.detach() for p in params))
-    gaps, sizes = [0.0] * 4, [0.0] * 4
+    gaps, sizes, done = [0.0] * 4, [0.0] * 4, 0
     with stoppable() as stop:
         for epoch in range(epochs):
             if stop():
                 report_stop(epoch, epochs)
                 break
             g = backward(X, y, params, forward(X, params)[1])
-            ga = autograd_grads(X, y, params)
+            s = autograd_steps(X, y, params)          # checked once, at this door
+            ga = Grads(s.dW1, s.db1, s.dW2, s.db2)
             gaps = [max(m, (a - b).abs().max().item()) for m, a, b in zip(gaps, g, ga)]
             sizes = [max(m, a.abs().max().item()) for m, a in zip(sizes, g)]
             params = sgd_step(params, g, lr)
-    # the run diverged: its gradients are not numbers
-    if not all(map(math.isfinite, gaps + sizes)):
-        last = mse(forward(X, params)[0], y).item()
-        raise DivergenceError(epoch + 1, last, lr, [], params)
+            done += 1
+    last = mse(forward(X, params)[0], y).item()   # a diverged run's gradients are not numbers
+    if not math.isfinite(last): raise DivergenceError(done + 1, last, lr, [], params)
     return Grads(*gaps), Grads(*sizes)
