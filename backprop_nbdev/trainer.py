@@ -39,13 +39,13 @@ class NetConfig:
     scale: float = 0.5             # standard deviation of the initial weights
 
     def check(self):
-        "Raise, naming the setting, unless every setting is in range; return self."
-        check_int(self.hidden, 'hidden', 1, max_hidden)
-        check_int(self.depth, 'depth', 1, max_depth)
+        "Raise, naming the setting, unless each is in range; return self, in plain numbers."
+        self.hidden = check_int(self.hidden, 'hidden', 1, max_hidden)
+        self.depth = check_int(self.depth, 'depth', 1, max_depth)
         check_choice(self.activation, 'activation', ACTIVATIONS)
         check_choice(self.loss, 'loss', BINARY_LOSSES)
-        check_seed(self.seed)
-        check_number(self.scale, 'scale', max=max_scale)
+        self.seed = check_seed(self.seed)
+        self.scale = check_number(self.scale, 'scale', max=max_scale)
         return self
 
 @dataclass
@@ -56,10 +56,11 @@ class StepConfig:
     l2: float = 0.0                # λ of the L2 penalty λ/2·Σ‖W‖², 0 … max_l2
 
     def check(self):
-        "Raise, naming the setting, unless every setting is in range; return self."
-        check_positive(self.lr, 'lr')
-        check_number(self.l2, 'l2', min=0, min_open=False, max=max_l2)
-        if self.batch_size is not None: check_int(self.batch_size, 'batch_size', min=1)
+        "Raise, naming the setting, unless each is in range; return self, in plain numbers."
+        self.lr = check_positive(self.lr, 'lr')
+        self.l2 = check_number(self.l2, 'l2', min=0, min_open=False, max=max_l2)
+        if self.batch_size is not None:
+            self.batch_size = check_int(self.batch_size, 'batch_size', min=1)
         return self
 
 NET_SETTINGS = tuple(f.name for f in fields(NetConfig))     # change: reset() rebuilds

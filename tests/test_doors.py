@@ -311,3 +311,10 @@ def test_interrupt_autograd_loops(run, capfd):
         assert all(g >= 0 for g in gaps)
     assert 'interrupted after' in capfd.readouterr().err
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_trainer_settings_become_plain_numbers():
+    "A numpy integer is a fine seed or width: checked, then stored as int, so torch's generators take it."
+    t = bp.Trainer(X, Y, seed=np.int64(3), hidden=np.int64(4)).step(2)
+    assert (type(t.seed), type(t.hidden), t.sizes) == (int, int, [2, 4, 1])
+    assert t.history == bp.Trainer(X, Y, seed=3, hidden=4).step(2).history
