@@ -6,7 +6,7 @@
 __all__ = ['max_fps', 'FrameWindow', 'Pacer', 'LossSeries', 'Board', 'play_loop']
 
 # %% ../nbs/A4_board.ipynb #403aee4f
-import asyncio, base64, math, re, time
+import asyncio, math, re, time
 from collections import deque
 from pathlib import Path
 import numpy as np
@@ -167,9 +167,9 @@ def finite(v):
     return v if math.isfinite(v) else None
 
 def to_u8(v):
-    "Values in [0, 1] as uint8 0…255 (NaN as 0.5)."
-    v = np.nan_to_num(np.asarray(v, np.float32), nan=0.5)
-    return np.clip(v * 255 + 0.5, 0, 255).astype(np.uint8)
+    "Values in [0, 1] (a tensor or an array) as a uint8 array 0…255, NaN as 0.5."
+    v = torch.nan_to_num(torch.as_tensor(v, dtype=torch.float32), nan=0.5)
+    return (v * 255 + 0.5).clamp_(0, 255).to(torch.uint8).cpu().numpy()
 
 def colour_table(cmap, alpha):
     "A (256, 3) uint8 table: the colormap laid over white with `alpha`, as the still figure has it."
@@ -201,7 +201,7 @@ def unit_maps(t, pts, m):
     lo, hi = pts.amin(0), pts.amax(0)
     cols = [(pts - lo) / (hi - lo)] + [SCALE[t.activation](a) for a in acts] + [yhat]
     maps = torch.cat(cols, 1).T.reshape(-1, m, m)   # row 0 of each map is the lowest y
-    return to_u8(maps.float().cpu().numpy())
+    return to_u8(maps)
 
 def net_view(t, small, mode):
     "The network view's data: unit maps on the m×m grid `small`, the weights, and maybe ∂L/∂w."
@@ -217,10 +217,10 @@ def grid_points(bounds, n):
     x0, x1, y0, y1 = bounds
     return torch.cartesian_prod(torch.linspace(y0, y1, n), torch.linspace(x0, x1, n)).flip(1)
 
-def frame_data(t, grid, small, mode):
-    "ŷ on the boundary's n×n grid (n, n) uint8, and the network view's data."
+def frame_data(t, grid, small, mode, net=True):
+    "ŷ on the boundary's n×n grid (n, n) uint8, and the network view's data (None if not `net`)."
     n, pts = grid
-    return to_u8(t.predict(pts)[:, 0].float().cpu().numpy().reshape(n, n)), net_view(t, small, mode)
+    return to_u8(t.predict(pts)[:, 0].reshape(n, n)), net_view(t, small, mode) if net else None
 
 # %% ../nbs/A4_board.ipynb #cc0076bep
 STATIC = Path(backprop_nbdev.__file__).parent / 'static'
@@ -257,6 +257,7 @@ class Board(anywidget.AnyWidget):
         self.pending_test = []           # (epoch, test loss) not yet sent
         self.resync = True               # the next frame sends the whole curve
         self.last = None                 # the newest frame: (head, ŷ, net)
+        self.fresh = False               # the next frame answers a change: paint it first
         self.seen_event = None
         self.on_msg(lambda _, content, buffers: post(self.loop, self.receive, content))
 
@@ -287,6 +288,11 @@ class Board(anywidget.AnyWidget):
             if not self.views: self.flow.forget()
         if self.seen and self.resync and self.last and self.flow.can_send(): self.ship()
         if self.seen_event is not None and self.seen: self.seen_event.set()
+
+    def hurry(self):
+        "The next frame answers a change: send it when it is ready, and paint it before older ones."
+        self.fresh = True
+        self.pacer.due = None
 
     async def until_seen(self):
         "Return once some view is on screen."
@@ -329,7 +335,9 @@ class Board(anywidget.AnyWidget):
         tests = list(zip(*self.test.points())) if self.resync else self.pending_test
         seq = self.flow.seq + 1
         ask = self.flow.should_ask()
-        head = dict(head, seq=seq, ack=ask, reset=self.resync, t=time.time() * 1000)   # t: sent, ms
+        head = dict(head, seq=seq, ack=ask, reset=self.resync, fresh=self.fresh,
+                    t=time.time() * 1000)   # t: sent at, ms
+        self.fresh = False
         content, buffers = frame_message(head, yhat, x, v, tests, net)
         self.flow.sent(seq, ask)
         self.pending = []
@@ -381,15 +389,3 @@ def unit_image(centres, s, r, maps, lut, px=400):
         img[y0:y0 + h, x0:x0 + w, :3] = lut[maps[k][np.ix_(rows, cols)]]
         img[y0:y0 + h, x0:x0 + w, 3] = 255
     return img
-
-HINT = 'A still picture of the playground as it was saved: run the cell to play.'
-
-def still_html(data, hint=HINT):
-    "A still picture (PNG bytes) and a hint, as HTML: hidden by a live view, hiding a dead one."
-    src = base64.b64encode(data).decode()
-    css = ('.jp-OutputArea-child:has(+ .jp-OutputArea-child .bp-still:not(.bp-still-hidden)) '
-           '.jupyter-widgets:not(:has(*)){display:none}.bp-still-hidden{display:none}'
-           '.jp-OutputArea-child:has(.bp-board) + .jp-OutputArea-child .bp-still{display:none}')
-    return (f'<div class="bp-still"><style>{css}</style><img src="data:image/png;base64,{src}" '
-            f'style="max-width:100%" alt="the playground, still"/>'
-            f'<div style="font-style:italic">{hint}</div></div>')

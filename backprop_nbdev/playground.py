@@ -6,7 +6,7 @@
 __all__ = ['LOSS_TITLES', 'BATCHES', 'CONTROLS', 'Control', 'Playground']
 
 # %% ../nbs/19_playground.ipynb #0a2e2855
-import io, math, weakref
+import base64, io, math, weakref
 from functools import partial
 from typing import NamedTuple
 from html import escape
@@ -25,7 +25,7 @@ from .trainer import Trainer, max_depth
 # Stepper: the package's API finds it here
 from .stepper import has_frontend, Stepper
 from .board import (Board, play_loop, post, running_loop, frame_data, net_view,
-                                  grid_points, colour_table, draw_network, still_html)
+                                  grid_points, colour_table, draw_network)
 
 # %% ../nbs/19_playground.ipynb #389619bf
 class Control(NamedTuple):
@@ -80,6 +80,19 @@ def check_control(c, v):
     if c.widget is widgets.FloatLogSlider: lo, hi = 10.0 ** lo, 10.0 ** hi
     if c.widget in (widgets.IntSlider, widgets.BoundedIntText): return check_int(v, c.name, lo, hi)
     return check_number(v, c.name, min=lo, min_open=False, max=hi)
+
+# %% ../nbs/19_playground.ipynb #p19still1
+HINT = 'A still picture of the playground as it was saved: run the cell to play.'
+
+def still_html(data, hint=HINT):
+    "A still picture (PNG bytes) and a hint, as HTML: hidden by a live view, hiding a dead one."
+    src = base64.b64encode(data).decode()
+    css = ('.jp-OutputArea-child:has(+ .jp-OutputArea-child .bp-still:not(.bp-still-hidden)) '
+           '.jupyter-widgets:not(:has(*)){display:none}.bp-still-hidden{display:none}'
+           '.jp-OutputArea-child:has(.bp-board) + .jp-OutputArea-child .bp-still{display:none}')
+    return (f'<div class="bp-still"><style>{css}</style><img src="data:image/png;base64,{src}" '
+            f'style="max-width:100%" alt="the playground, still"/>'
+            f'<div style="font-style:italic">{hint}</div></div>')
 
 # %% ../nbs/19_playground.ipynb #5aa5a85b
 class Playground(widgets.VBox):
@@ -195,6 +208,7 @@ class Playground(widgets.VBox):
             self.trainer.reset()
             self.use_data()
         if kind != 'loop' and not self.playing: self.still()
+        if self.playing: self.board.hurry()      # the change reaches the screen with the next frame
 
     def guard(self, action):
         "Run `action`; an exception pauses and goes to the error area, never to a log console."
@@ -268,7 +282,9 @@ class Playground(widgets.VBox):
         try:
             if epochs != 0: t.step(self.speed if epochs is None else epochs)
         except DivergenceError as e: return self.fail(e)
-        with threads_for(0): yhat, net = frame_data(t, self.grid, self.small, self.board.mode)
+        # playing, every second frame carries the network view (A4_board); others always do
+        net = epochs is not None or self.frames % 2 == 0
+        with threads_for(0): yhat, net = frame_data(t, self.grid, self.small, self.board.mode, net)
         self.frames += 1
         s = t.state                                  # the loss and accuracy of the net on screen
         self.board.send_frame(t.epoch, t.lr, yhat, t.history[start:], t.test_history[tests:],

@@ -27,7 +27,9 @@ const div = (cls, css) => Object.assign(document.createElement('div'),
 // plot, the readout and the page's own error line, then the network view with its toggle and
 // tooltip.
 function layout(el, size, cw) {
-  const v = {root: div('bp-board', 'display:inline-flex;flex-direction:column;gap:4px')};
+  // contain: a frame's paint relayouts the view alone, never the notebook around it
+  const v = {root: div('bp-board', 'display:inline-flex;flex-direction:column;gap:4px;'
+                       + 'contain:content')};
   v.root.style.color = 'var(--jp-ui-font-color1, inherit)';
   const plot = div('bp-plot', `position:relative;width:${size}px;height:${size}px`);
   const row = div('', 'display:flex;gap:12px;flex-wrap:wrap');
@@ -61,20 +63,21 @@ function layout(el, size, cw) {
 // Paint one frame: boundary, banner, curves, network, readout.
 function paintFrame(v, s, {f, buffers}, lut) {
   const n = f.n;
-  if (!s.img || s.img.width !== n) {
-    s.off.width = n;
-    s.off.height = n;
-    s.img = s.octx.createImageData(n, n);
+  if (!s.img || s.img.width !== n) {   // the canvas holds n×n pixels; CSS scales it to the square
+    v.board.width = n;
+    v.board.height = n;
+    s.img = v.bctx.createImageData(n, n);
   }
   boundaryPixels(s.img, bytes(buffers[0]), n, lut);
-  s.octx.putImageData(s.img, 0, 0);
-  v.bctx.drawImage(s.off, 0, 0, v.size, v.size);
+  v.bctx.putImageData(s.img, 0, 0);
   v.banner.style.display = f.diverged != null ? 'block' : 'none';
   if (f.diverged != null) {
     v.banner.textContent = `diverged at epoch ${f.diverged.toLocaleString('en')}: `
       + 'lower the learning rate, then press Reset';
   }
-  drawCurve(v.cctx, v.cw, v.size, s.train, s.test, s.label, s.theme);
+  // the curves and the network change slowly: redrawn with the frames that carry the network
+  s.curveStale = !f.net;
+  if (f.net) drawCurve(v.cctx, v.cw, v.size, s.train, s.test, s.label, s.theme);
   if (f.net) paintNetwork(v, s, f, buffers, lut);
   v.readout.textContent = readoutText(f);
   v.readout.style.color = f.diverged != null ? 'var(--jp-error-color1, #b00)' : '';
@@ -88,9 +91,11 @@ function paintNetwork(v, s, f, buffers, lut) {
     v.atlas.width = m * units;
     v.atlas.height = m;
   }
-  const img = v.actx.createImageData(m * units, m);
-  atlasPixels(img, maps, units, m, lut);
-  v.actx.putImageData(img, 0, 0);
+  if (!s.atlasImg || s.atlasImg.width !== m * units) {
+    s.atlasImg = v.actx.createImageData(m * units, m);
+  }
+  atlasPixels(s.atlasImg, maps, units, m, lut);
+  v.actx.putImageData(s.atlasImg, 0, 0);
   s.net = drawNetwork(v.nctx, v.atlas, v.size + 12 + v.cw, NET_H, f.net, vals, s.theme);
   v.network.dataset.mode = f.net.mode;
 }
@@ -106,6 +111,8 @@ function painter(v, model, s) {
     s.rate.tick(t);
     const item = s.queue.take();
     if (!item) {
+      if (s.curveStale) drawCurve(v.cctx, v.cw, v.size, s.train, s.test, s.label, s.theme);
+      s.curveStale = false;
       if (++idle < IDLE) raf = requestAnimationFrame(tick);
       else s.rate.reset();
       return;
@@ -189,7 +196,7 @@ function hideStill(el) {
 
 function state(model, el) {
   return {train: series(), test: series(), queue: frameQueue(), rate: frameRate(),
-          off: document.createElement('canvas'), img: null, net: null, last: null,
+          img: null, atlasImg: null, net: null, last: null, curveStale: false,
           lut: bytes(model.get('lut')), label: model.get('label'), theme: themeOf(el)};
 }
 
@@ -199,6 +206,7 @@ function listen(model, v, s, loop) {
   const onMsg = (msg, buffers) => {
     if (msg.type !== 'frame') return;
     addLosses(msg, buffers, s.train, s.test);
+    if (msg.fresh) s.queue.clear();                 // it answers a change: no older frame first
     s.queue.put({f: msg, buffers, at: performance.now()});
     s.ack.arrived(msg);
     loop.wake();
@@ -239,7 +247,6 @@ function render({model, el}) {
   const v = Object.assign(layout(el, model.get('size'), model.get('curve_width')),
                           {size: model.get('size'), cw: model.get('curve_width')});
   const s = state(model, v.root);
-  s.octx = s.off.getContext('2d');
   s.ack = acker(send, s.rate);
   const loop = painter(v, model, s);
   // the toggle only sets the mode; the kernel sends the gradients with the next frame
