@@ -36,45 +36,50 @@ def make_dataset(name, dtype, seed):
 class _Parser(argparse.ArgumentParser):
     def error(self, message): self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
+_DEFAULT = " (default: %(default)s)"   # every help line ends with its default
+
+def _options():
+    "(flag, add_argument keywords) of each option but --version."
+    losses = '; '.join(f"{k}: {LOSSES[k].help}" for k in BINARY_LOSSES)
+    return [
+        ('--dataset', dict(choices=sorted(DATASETS), default='xor',
+                           help="dataset to train on" + _DEFAULT)),
+        ('--hidden', dict(type=int, default=3, metavar='N',
+                          help=f"units in each hidden layer, 1-{max_hidden}" + _DEFAULT)),
+        ('--depth', dict(type=int, default=1, metavar='N',
+                         help=f"hidden layers, 1-{max_depth}" + _DEFAULT)),
+        ('--activation', dict(choices=list(ACTIVATIONS), default='sigmoid',
+                              help="unit of the hidden layers" + _DEFAULT)),
+        ('--loss', dict(choices=BINARY_LOSSES, default='mse', help=losses + _DEFAULT)),
+        ('--lr', dict(type=float, default=1.0, help="learning rate, > 0" + _DEFAULT)),
+        ('--epochs', dict(type=int, default=5000, metavar='N',
+                          help=f"full-batch gradient steps, 1-{max_epochs:,}" + _DEFAULT)),
+        ('--seed', dict(type=int, default=42, metavar='N',
+                        help="seed of the weights and of random datasets, 0-2**64-1" + _DEFAULT)),
+        ('--dtype', dict(choices=list(DTYPES), default='float32',
+                         help="floating-point precision" + _DEFAULT)),
+        ('--out', dict(metavar='DIR', default=None,
+                       help=f"write {', '.join(OUTPUTS)} here, created if missing; checked before "
+                            "training, written after (default: write nothing)")),
+        ('--load', dict(metavar='MODEL', default=None,
+                        help="evaluate a saved model on its dataset instead of training; "
+                             "no training options allowed (default: train)")),
+        ('--no-progress', dict(action='store_true', help="hide the progress bar (default: shown)")),
+        ('--quiet', dict(action='store_true',
+                         help="print nothing but errors; implies --no-progress (default: off)")),
+    ]
+
 def make_parser():
     "The `backprop-train` argument parser; every help line states its default."
     p = _Parser(prog='backprop-train', formatter_class=argparse.RawDescriptionHelpFormatter,
-                description="Train a network with hand-written backprop "
-                            "(by default the course's 2-3-1 sigmoid network on XOR), "
-                            "or evaluate a saved one.",
-                epilog="exit codes: 0 success, 1 unexpected failure (e.g. disk full), 2 bad "
-                       "argument, "
-                       "3 training diverged (lower --lr)\n"
-                       "example: backprop-train --out run1 && backprop-train --load "
-                       "run1/model.safetensors")
-    a = p.add_argument
-    a('--dataset', choices=sorted(DATASETS), default='xor', help="dataset to train on (default: "
-                                                                 "%(default)s)")
-    a('--hidden', type=int, default=3, metavar='N',
-      help=f"units in each hidden layer, 1-{max_hidden} (default: %(default)s)")
-    a('--depth', type=int, default=1, metavar='N',
-      help=f"hidden layers, 1-{max_depth} (default: %(default)s)")
-    a('--activation', choices=list(ACTIVATIONS), default='sigmoid',
-      help="unit of the hidden layers (default: %(default)s)")
-    a('--loss', choices=BINARY_LOSSES, default='mse',
-      help='; '.join(f"{k}: {LOSSES[k].help}" for k in BINARY_LOSSES) + " (default: %(default)s)")
-    a('--lr', type=float, default=1.0, help="learning rate, > 0 (default: %(default)s)")
-    a('--epochs', type=int, default=5000, metavar='N',
-      help=f"full-batch gradient steps, 1-{max_epochs:,} (default: %(default)s)")
-    a('--seed', type=int, default=42, metavar='N',
-      help="seed of the weights and of random datasets, 0-2**64-1 (default: %(default)s)")
-    a('--dtype', choices=list(DTYPES), default='float32',
-      help="floating-point precision (default: %(default)s)")
-    a('--out', metavar='DIR', default=None,
-      help=f"write {', '.join(OUTPUTS)} here, created if missing; checked before training, "
-           "written after (default: write nothing)")
-    a('--load', metavar='MODEL', default=None,
-      help="evaluate a saved model on its dataset instead of training; no training options allowed "
-           "(default: train)")
-    a('--no-progress', action='store_true', help="hide the progress bar (default: shown)")
-    a('--quiet', action='store_true', help="print nothing but errors; implies --no-progress "
-                                           "(default: off)")
-    a('--version', action='version', version=f"%(prog)s {__version__}")
+                description="Train a network with hand-written backprop (by default the course's "
+                            "2-3-1 sigmoid network on XOR), or evaluate a saved one.",
+                epilog="exit codes: 0 success, 1 unexpected failure (e.g. disk full), "
+                       "2 bad argument, 3 training diverged (lower --lr), 130 interrupted\n"
+                       "example: backprop-train --out run1 && "
+                       "backprop-train --load run1/model.safetensors")
+    for flag, kw in _options(): p.add_argument(flag, **kw)
+    p.add_argument('--version', action='version', version=f"%(prog)s {__version__}")
     return p
 
 # %% ../nbs/A7_cli.ipynb #6e5acca8

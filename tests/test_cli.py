@@ -1,9 +1,10 @@
-"""`backprop-train` as a user meets it: real processes, exit codes, stderr, files on disk. Runs are started in
-parallel to keep this fast."""
+"""`backprop-train` as a user meets it: real processes, exit codes, stderr, files on disk. Runs are
+started in parallel to keep this fast."""
 import json, os, signal, subprocess, sys, time
 import pytest
 import torch
-from backprop_nbdev import xor_data, init_params, train, Trainer, moons, mlp, save_model, load_model, LOSSES
+from backprop_nbdev import (xor_data, init_params, train, Trainer, moons, mlp, save_model,
+                            load_model, LOSSES)
 from backprop_nbdev.io import FORMAT, FORMAT_VERSION
 from _helpers import write_model_file
 
@@ -12,11 +13,13 @@ CLI = [sys.executable, '-m', 'backprop_nbdev.cli']
 SCRIPT = os.path.join(os.path.dirname(sys.executable), 'backprop-train')
 EPOCHS = '300'
 # not the course's network
-NET = ('--dataset', 'moons', '--activation', 'tanh', '--depth', '2', '--loss', 'bce', '--epochs', '200')
+NET = ('--dataset', 'moons', '--activation', 'tanh', '--depth', '2', '--loss', 'bce', '--epochs',
+       '200')
 
 
 def start(*args, cmd=CLI, cwd=None, preexec_fn=None):
-    return subprocess.Popen([*cmd, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
+    return subprocess.Popen([*cmd, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=cwd,
                             env={**os.environ, 'MPLBACKEND': 'Agg'}, preexec_fn=preexec_fn)
 
 
@@ -27,14 +30,19 @@ def finish(procs):
 
 
 def odd_files(d):
-    "Model files a user could be handed: float seed, list as dataset, float16 tensors with a valid checksum."
+    """Model files a user could be handed: float seed, list as dataset, float16 tensors with a valid
+    checksum."""
     X, y = xor_data()
     save_model(d / 'float_seed.safetensors', init_params(), data=(X, y), seed=1.5, dataset='xor')
     save_model(d / 'list_dataset.safetensors', init_params(), data=(X, y), seed=42, dataset=['xor'])
     net = mlp([2, 3, 1], out_act='sigmoid')
-    tensors = {f'{k}{i}': p.half() for i, l in enumerate(net.layers[::2], 1) for k, p in (('W', l.W), ('b', l.b))}
+    tensors = {f'{k}{i}': p.half() for i, l in enumerate(net.layers[::2], 1) for k, p in (('W',
+                                                                                           l.W),
+                                                                                           ('b',
+                                                                                            l.b))}
     info = dict(format=FORMAT, format_version=FORMAT_VERSION, library_version='0.1.0', meta={},
-                architecture=dict(sizes=[2, 3, 1], activation='sigmoid', loss='mse', dtype='float16'))
+                architecture=dict(sizes=[2, 3, 1], activation='sigmoid', loss='mse',
+                                  dtype='float16'))
     write_model_file(d / 'half.safetensors', info, tensors)
 
 
@@ -63,7 +71,8 @@ def runs(tmp_path_factory):
         directory=start('--load', str(d)),
     ))
     corrupt = d / 'corrupt.safetensors'
-    raw = bytearray((a / 'model.safetensors').read_bytes()); raw[-2] ^= 0x10
+    raw = bytearray((a / 'model.safetensors').read_bytes())
+    raw[-2] ^= 0x10
     corrupt.write_bytes(bytes(raw))
     second = finish(dict(
         load_a=start('--load', str(a / 'model.safetensors')),
@@ -76,10 +85,12 @@ def runs(tmp_path_factory):
 def test_help_is_complete(runs):
     code, out, err = runs['help']
     assert code == 0 and err == ''
-    for opt in ('--dataset', '--hidden', '--depth', '--activation', '--loss', '--lr', '--epochs', '--seed',
+    for opt in ('--dataset', '--hidden', '--depth', '--activation', '--loss', '--lr', '--epochs',
+                '--seed',
                 '--dtype', '--out', '--load', '--no-progress', '--quiet', '--version'):
         assert opt in out, opt
-    for default in ('(default: xor)', '(default: 3)', '(default: 1)', '(default: sigmoid)', '(default: mse)',
+    for default in ('(default: xor)', '(default: 3)', '(default: 1)', '(default: sigmoid)',
+                    '(default: mse)',
                     '(default: 1.0)', '(default: 5000)', '(default: 42)', '(default: float32)'):
         assert default in out, default
     flat = ' '.join(out.split())
@@ -96,7 +107,8 @@ def test_run_writes_everything(runs):
     assert sorted(p.name for p in a.iterdir()) == ['boundary.png', 'loss.png', 'losses.json',
                                                    'model.safetensors']
     for png in ('loss.png', 'boundary.png'):
-        assert (a / png).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and (a / png).stat().st_size > 5000
+        data = (a / png).read_bytes()
+        assert data[:8] == b'\x89PNG\r\n\x1a\n' and len(data) > 5000
     net, meta = load_model(a / 'model.safetensors', expect_data=xor_data())
     assert (meta['epochs'], meta['seed'], meta['dataset'], meta['lr']) == (300, 42, 'xor', 1.0)
 
@@ -106,26 +118,31 @@ def test_quiet_prints_nothing(runs):
 
 
 def test_same_args_bit_identical(runs):
-    "Two separate processes, same seed and arguments: the same loss history and model file, byte for byte."
+    """Two separate processes, same seed and arguments: the same loss history and model file, byte
+    for byte."""
     net_epochs = int(NET[NET.index('--epochs') + 1])
     for (a, b), epochs in ((runs['dirs'], int(EPOCHS)), (runs['net_dirs'], net_epochs)):
-        la, lb = json.loads((a / 'losses.json').read_text()), json.loads((b / 'losses.json').read_text())
+        la = json.loads((a / 'losses.json').read_text())
+        lb = json.loads((b / 'losses.json').read_text())
         assert len(la) == epochs and la == lb
         assert (a / 'model.safetensors').read_bytes() == (b / 'model.safetensors').read_bytes()
 
 
 def test_cli_equals_library(runs):
-    "The CLI runs the library: the course's `train` for the defaults, a Trainer for the rest, bit for bit."
+    """The CLI runs the library: the course's `train` for the defaults, a Trainer for the rest, bit
+    for bit."""
     X, y = xor_data()
     _, losses = train(X, y, init_params(seed=42), lr=1.0, epochs=int(EPOCHS))
     assert json.loads((runs['dirs'][0] / 'losses.json').read_text()) == losses
-    t = Trainer(*moons(seed=42), hidden=3, depth=2, activation='tanh', loss='bce', seed=42).step(200)
+    t = Trainer(*moons(seed=42), hidden=3, depth=2, activation='tanh', loss='bce',
+                seed=42).step(200)
     n1 = runs['net_dirs'][0]
     assert json.loads((n1 / 'losses.json').read_text()) == t.history
     net, meta = load_model(n1 / 'model.safetensors', expect_data=moons(seed=42))
     assert all(torch.equal(a, b) for a, b in zip(t.net.params(), net.params()))
     assert repr(net) == 'Sequential(Linear(2, 3), Tanh(), Linear(3, 3), Tanh(), Linear(3, 1))'
-    assert meta['architecture'] == dict(sizes=[2, 3, 3, 1], activation='tanh', loss='bce', dtype='float32')
+    assert meta['architecture'] == dict(sizes=[2, 3, 3, 1], activation='tanh', loss='bce',
+                                        dtype='float32')
 
 
 @pytest.mark.parametrize('name, message', [
@@ -134,7 +151,8 @@ def test_cli_equals_library(runs):
     ('bad_depth', 'depth must be an integer >= 1 and <= 4, got 5'),
     ('huge_hidden', 'hidden must be an integer >= 1 and <= 1024, got 100000000'),
     ('hidden_1025', 'hidden must be an integer >= 1 and <= 1024, got 1025'),
-    ('huge_seed', 'seed must be an integer >= 0 and <= 18446744073709551615, got 18446744073709551616'),
+    ('huge_seed', 'seed must be an integer >= 0 and <= 18446744073709551615, got '
+                  '18446744073709551616'),
     ('huge_epochs', 'epochs must be an integer >= 1 and <= 1000000, got 1000000000000'),
 ])
 def test_bad_argument_exit_2_one_line(runs, name, message):
@@ -203,14 +221,16 @@ def test_cli_does_not_import_widgets():
 
 
 def _file_size_limit(n):
-    "For preexec_fn: files this process writes are cut off at n bytes (as a full disk would cut them)."
+    """For preexec_fn: files this process writes are cut off at n bytes (as a full disk would cut
+    them)."""
     import resource
     return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (n, n))
 
 
 def test_out_is_checked_before_training_and_written_whole_or_reported(tmp_path):
-    """Output names inside --out taken by a FIFO, directory, link or read-only file: exit 2 before any work,
-    nothing touched. A diverging run leaves no empty --out; a write cut off says what was and was not written."""
+    """Output names inside --out taken by a FIFO, directory, link or read-only file: exit 2 before
+    any work, nothing touched. A diverging run leaves no empty --out a write cut off says what
+    was and was not written."""
     cases = {}
     for kind in ('fifo', 'dir', 'link', 'readonly'):
         d = tmp_path / kind
@@ -224,14 +244,16 @@ def test_out_is_checked_before_training_and_written_whole_or_reported(tmp_path):
             target.chmod(0o444)
         cases[kind] = (d, target)
     procs = {k: start('--epochs', '10', '--out', str(d), '--quiet') for k, (d, _) in cases.items()}
-    procs['diverged'] = start('--lr', '1e39', '--epochs', '1', '--out', str(tmp_path / 'new' / 'run'),
+    procs['diverged'] = start('--lr', '1e39', '--epochs', '1', '--out',
+                              str(tmp_path / 'new' / 'run'),
                               '--quiet')
     procs['fsize'] = start('--epochs', '10', '--out', str(tmp_path / 'cut'), '--quiet',
                            preexec_fn=_file_size_limit(4096))
     r = finish(procs)
     for k, (d, target) in cases.items():
         code, out, err = r[k]
-        assert code == 2 and out == '' and err.count('\n') == 1 and 'Traceback' not in err, (k, r[k])
+        assert code == 2 and out == '' and err.count('\n') == 1 and 'Traceback' not in err, (k,
+                                                                                             r[k])
         assert f"--out's {target.name} must be" in err, err
         assert sorted(p.name for p in d.iterdir()) == [target.name]
     assert (tmp_path / 'readonly' / 'model.safetensors').read_text() == 'keep'
@@ -239,16 +261,21 @@ def test_out_is_checked_before_training_and_written_whole_or_reported(tmp_path):
     code, out, err = r['fsize']
     cut = tmp_path / 'cut'
     assert code == 1 and err.count('\n') == 1 and 'Traceback' not in err, r['fsize']
-    assert err.startswith('backprop-train: error: could not write the results (') and 'File too large' in err
-    assert f"; wrote {cut / 'model.safetensors'}, {cut / 'losses.json'}; not written: {cut / 'loss.png'}" in err
-    assert sorted(p.name for p in cut.iterdir()) == ['losses.json', 'model.safetensors']   # no partial file
+    assert err.startswith('backprop-train: error: could not write the results '
+                          '(') and 'File too large' in err
+    wrote = (f"; wrote {cut / 'model.safetensors'}, {cut / 'losses.json'}; "
+             f"not written: {cut / 'loss.png'}")
+    assert wrote in err
+    # no partial file
+    assert sorted(p.name for p in cut.iterdir()) == ['losses.json', 'model.safetensors']
     load_model(cut / 'model.safetensors')
 
 
 def test_bad_load_targets_exit_2(tmp_path):
     "A FIFO, a 3 GiB claim in a sparse file, deep metadata: one line, exit 2, quickly."
     os.mkfifo(tmp_path / 'fifo')
-    r = finish(dict(fifo=start('--load', str(tmp_path / 'fifo')), null=start('--load', '/dev/null')))
+    r = finish(dict(fifo=start('--load', str(tmp_path / 'fifo')), null=start('--load',
+                                                                             '/dev/null')))
     for k in r:
         code, out, err = r[k]
         assert code == 2 and err.count('\n') == 1 and 'Traceback' not in err, (k, r[k])

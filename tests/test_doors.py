@@ -1,6 +1,7 @@
-"""The doors: each entry point a user calls refuses bad input with a message naming the argument, stops
-cleanly on Ctrl-C keeping what it learned, and runs small networks on one thread. (test_fuzz.py throws random
-junk at the same doors; these are the named cases a lesson would otherwise carry as a wall of test_fail.)"""
+"""The doors: each entry point a user calls refuses bad input with a message naming the argument,
+stops cleanly on Ctrl-C keeping what it learned, and runs small networks on one thread.
+(test_fuzz.py throws random junk at the same doors these are the named cases a lesson would
+otherwise carry as a wall of test_fail.)"""
 import os, re, signal, subprocess, sys, textwrap, threading, time
 import numpy as np
 import pytest, torch
@@ -21,15 +22,19 @@ def own(sizes, loss=None):
 @pytest.mark.parametrize('call, message', [
     (lambda: bp.train(X, Y, P, lr=0), 'lr must be a finite number > 0, got 0'),
     (lambda: bp.train(X, Y, P, epochs=-1), 'epochs must be an integer >= 0 and <= 1000000, got -1'),
-    (lambda: bp.train(X, Y[:3], P), 'y must have 4 rows, got a torch.float32 tensor of shape (3, 1)'),
+    (lambda: bp.train(X, Y[:3], P), 'y must have 4 rows, got a torch.float32 tensor of shape (3, '
+                                    '1)'),
     (lambda: bp.train(X[:, :1], Y, P), 'X must have 2 columns'),
     (lambda: bp.train(X.long(), Y, P), 'X must be a floating-point tensor'),
     (lambda: bp.train(X, torch.full_like(Y, float('nan')), P), 'y must hold only finite values'),
-    (lambda: bp.train(X, Y, P._replace(W1=P.W1 * float('nan'))), 'params.W1 must hold only finite values'),
+    (lambda: bp.train(X, Y, P._replace(W1=P.W1 * float('nan'))), 'params.W1 must hold only finite '
+                                                                 'values'),
     (lambda: bp.train(X, Y, tuple(P)), 'params must be a Params(W1, b1, W2, b2)'),
-    (lambda: bp.train(X.double(), Y.double(), P), 'X must have the dtype of params (torch.float32)'),
+    (lambda: bp.train(X.double(), Y.double(), P), 'X must have the dtype of params '
+                                                  '(torch.float32)'),
     (lambda: bp.init_params(hidden_size=0), 'hidden_size must be an integer >= 1, got 0'),
-    (lambda: bp.init_params(seed=2**64), 'seed must be an integer >= 0 and <= 18446744073709551615'),
+    (lambda: bp.init_params(seed=2**64), 'seed must be an integer >= 0 and <= '
+                                         '18446744073709551615'),
     (lambda: bp.init_params(scale=3e38),
      "scale (a number or 'xavier') must be a finite number > 0 and <= 10000"),
     (lambda: bp.init_params(hidden_size=10**15), 'must give at most 100,000,000 weights'),
@@ -39,15 +44,19 @@ def own(sizes, loss=None):
     (lambda: bp.mlp([2, 3, 1], act='gelu'),
      "act must be one of ['sigmoid', 'tanh', 'relu'], got 'gelu' (str)"),
     (lambda: bp.mlp([2]), 'sizes must be a list of at least two layer sizes'),
-    (lambda: bp.Linear(torch.zeros(2, 3), torch.zeros(4)), 'b must have shape (3,) to match W (2, 3)'),
+    (lambda: bp.Linear(torch.zeros(2, 3), torch.zeros(4)), 'b must have shape (3,) to match W (2, '
+                                                           '3)'),
     (lambda: bp.Sequential(bp.Tanh(), torch.tanh), 'layers[1] must be a Layer'),
     (lambda: bp.SGD([], 0.1), 'params must be a non-empty list of tensors'),
     (lambda: bp.Momentum([torch.zeros(1)], 0.1, beta=1.0),
      'beta must be a finite number >= 0 and <= 0.999, got 1.0'),
-    (lambda: bp.fit(bp.mlp([2, 3, 1]), torch.nn.functional.mse_loss, bp.SGD([torch.zeros(1)], 1.), X, Y),
+    (lambda: bp.fit(bp.mlp([2, 3, 1]), torch.nn.functional.mse_loss, bp.SGD([torch.zeros(1)], 1.),
+                    X, Y),
      'loss must be a Loss'),
-    (lambda: bp.fit(*own([2, 3, 1], bp.BCEWithLogitsLoss()), X, 2 * Y), 'y must hold targets in [0, 1]'),
-    (lambda: bp.fit(*own([2, 3, 1]), X, Y, batch_size=0), 'batch_size must be an integer >= 1, got 0'),
+    (lambda: bp.fit(*own([2, 3, 1], bp.BCEWithLogitsLoss()), X, 2 * Y), 'y must hold targets in '
+                                                                        '[0, 1]'),
+    (lambda: bp.fit(*own([2, 3, 1]), X, Y, batch_size=0), 'batch_size must be an integer >= 1, got '
+                                                          '0'),
     (lambda: bp.fit(*own([2, 3, 1]), X, Y, l2=-1), 'l2 must be a finite number >= 0'),
     (lambda: bp.fit(*own([2, 3, 10], bp.SoftmaxCrossEntropy()), X, Y),
      'y must be a torch.long tensor of shape (4,)'),
@@ -65,7 +74,8 @@ def own(sizes, loss=None):
      "got 'swirl' (str)"),
     (lambda: bp.split_data(X, Y, test_frac=1.0),
      'test_frac must be a finite number >= 0 and <= 0.9, got 1.0'),
-    (lambda: bp.decision_grid(P, bounds=(1, 0, 0, 1)), 'bounds must be (x_min, x_max, y_min, y_max)'),
+    (lambda: bp.decision_grid(P, bounds=(1, 0, 0, 1)), 'bounds must be (x_min, x_max, y_min, '
+                                                       'y_max)'),
     (lambda: bp.decision_grid(P, n=1), 'n must be an integer >= 2 and <= 4096, got 1'),
     (lambda: bp.decision_grid('P'), 'model must be Params or a function'),
     (lambda: bp.plot_decision_boundary(P, X, Y[:3]), 'y must have 4 rows'),
@@ -76,7 +86,8 @@ def own(sizes, loss=None):
     (lambda: bp.numerical_grad(lambda ts: ts[0], [X]), 'f must return a scalar loss'),
     (lambda: bp.numerical_grad(lambda ts: ts[0].sum(), [X], eps=0),
      'eps must be a finite number > 0 and <= 1, got 0'),
-    (lambda: bp.compare_grads(list(P), list(P)[:3]), 'reference must hold 4 tensors like mine, got 3'),
+    (lambda: bp.compare_grads(list(P), list(P)[:3]), 'reference must hold 4 tensors like mine, got '
+                                                     '3'),
     (lambda: check_backward(3), 'fn must be a function'),
     (lambda: check_backward(bp.backward_steps, loss='l1'),
      "loss must be one of ['mse', 'bce'], got 'l1' (str)"),
@@ -98,7 +109,8 @@ def test_zero_epochs_is_nothing():
 
 
 def _sigint_when_handled(after=0.2):
-    "Send SIGINT to this process once training has installed its Ctrl-C handler (and `after` s more)."
+    """Send SIGINT to this process once training has installed its Ctrl-C handler (and `after` s
+    more)."""
     def go():
         while signal.getsignal(signal.SIGINT) is signal.default_int_handler: time.sleep(0.005)
         time.sleep(after)
@@ -108,7 +120,8 @@ def _sigint_when_handled(after=0.2):
 
 @pytest.mark.parametrize('run', ['train', 'fit', 'trainer', 'ensemble'])
 def test_interrupt_stops_cleanly_and_keeps_what_was_learned(run, capfd):
-    "Ctrl-C (SIGINT, like the notebook's stop button) ends training between epochs: no exception, work kept."
+    """Ctrl-C (SIGINT, like the notebook's stop button) ends training between epochs: no exception,
+    work kept."""
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     _sigint_when_handled()
     if run == 'train':
@@ -128,11 +141,13 @@ def test_interrupt_stops_cleanly_and_keeps_what_was_learned(run, capfd):
         Pe, L = bp.train_ensemble(X, Y, bp.init_ensemble([0, 1]), epochs=bp.max_epochs)
         assert 0 < len(L) < bp.max_epochs and bool(torch.isfinite(L).all())
     assert 'interrupted after' in capfd.readouterr().err
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler      # the handler is put back
+    # the handler is put back
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_second_interrupt_is_immediate():
-    "Ctrl-C twice interrupts at once: the escape hatch when an epoch is slow (here an on_epoch that sleeps)."
+    """Ctrl-C twice interrupts at once: the escape hatch when an epoch is slow (here an on_epoch
+    that sleeps)."""
     code = textwrap.dedent('''
         import os, signal, threading, time
         import backprop_nbdev as bp
@@ -153,7 +168,8 @@ def test_second_interrupt_is_immediate():
 
 
 def test_small_networks_train_on_one_thread():
-    "Without the user asking, a small network trains on one torch thread; the setting is restored afterwards."
+    """Without the user asking, a small network trains on one torch thread; the setting is restored
+    afterwards."""
     torch.set_num_threads(2)
     seen = []
     net = bp.mlp([2, 8, 8, 1], 'tanh')
@@ -178,14 +194,17 @@ def _diverges(call):
     ('train', lambda: bp.train(X, Y, P, lr=1e39, epochs=1)),
     ('train_autograd', lambda: bp.train_autograd(X, Y, P, lr=1e39, epochs=1)),
     ('grad_gaps', lambda: bp.grad_gaps(X, Y, P, lr=1e39, epochs=1)),
-    ('fit', lambda: bp.fit(n := bp.mlp([2, 3, 1], out_act='sigmoid'), bp.MSELoss(), bp.SGD(n.params(), 1e39),
+    ('fit', lambda: bp.fit(n := bp.mlp([2, 3, 1], out_act='sigmoid'), bp.MSELoss(),
+                           bp.SGD(n.params(), 1e39),
                            X, Y, epochs=1)),
-    ('train_ensemble', lambda: bp.train_ensemble(X, Y, bp.init_ensemble([0, 1]), lr=1e39, epochs=1)),
+    ('train_ensemble', lambda: bp.train_ensemble(X, Y, bp.init_ensemble([0, 1]), lr=1e39,
+                                                 epochs=1)),
     ('solves', lambda: bp.solves(X, Y, [0, 1], lr=1e39, epochs=1)),
     ('Trainer.step', lambda: bp.Trainer(X, Y, lr=1e39).step(1)),
 ])
 def test_divergence_on_the_last_update_is_reported(name, call):
-    "lr 1e39 overflows float32 at the first update: the loss of epoch 1 is finite, the network after it not."
+    """lr 1e39 overflows float32 at the first update: the loss of epoch 1 is finite, the network
+    after it not."""
     e = _diverges(call)
     assert e.epoch == 2 and not torch.isfinite(torch.tensor(e.loss)), (name, e)
 
@@ -210,8 +229,10 @@ def test_graph_carrying_inputs_are_detached():
 
 
 @pytest.mark.parametrize('opt, message', [
-    (lambda net: bp.SGD(bp.mlp([2, 3, 1]).params(), 1.0), "got one over 4 tensors, 0 of them the network's 4"),
-    (lambda net: bp.SGD(net.params()[:2], 1.0), "got one over 2 tensors, 2 of them the network's 4"),
+    (lambda net: bp.SGD(bp.mlp([2, 3, 1]).params(), 1.0), "got one over 4 tensors, 0 of them the "
+                                                          "network's 4"),
+    (lambda net: bp.SGD(net.params()[:2], 1.0), "got one over 2 tensors, 2 of them the network's "
+                                                "4"),
     (lambda net: bp.SGD(bp.mlp([2, 5, 1]).params(), 1.0), "0 of them the network's 4"),
 ])
 def test_fit_refuses_an_optimiser_over_other_parameters(opt, message):
@@ -237,14 +258,17 @@ def test_numerical_grad_has_a_size_cap():
     assert time.perf_counter() - t0 < 1
 
 
-@pytest.mark.parametrize('seeds, message', [([0] * 50_000, 'at most 10,000 seeds (max_networks), got 50,000'),
+@pytest.mark.parametrize('seeds, message', [([0] * 50_000, 'at most 10,000 seeds (max_networks), '
+                                                           'got 50,000'),
                                             (range(10**7), 'got 10,000,000')])
 def test_ensemble_sizes_are_capped(seeds, message):
     t0 = time.perf_counter()
     for call in (lambda: bp.init_ensemble(seeds), lambda: bp.solves(X, Y, seeds, epochs=1)):
         with pytest.raises(ValueError, match=re.escape(message)): call()
-    with pytest.raises(ValueError, match='max_weights'): bp.init_ensemble([0] * 10, hidden_size=10**7)
-    with pytest.raises(ValueError, match='losses table'): bp.train_ensemble(X, Y, bp.init_ensemble([0] * 200),
+    with pytest.raises(ValueError, match='max_weights'):
+        bp.init_ensemble([0] * 10, hidden_size=10**7)
+    with pytest.raises(ValueError, match='losses table'):
+        bp.train_ensemble(X, Y, bp.init_ensemble([0] * 200),
                                                                              epochs=10**6)
     assert time.perf_counter() - t0 < 2
 
@@ -253,15 +277,18 @@ def test_empty_ensemble_is_named():
     empty = bp.Params(*(t[:0] for t in bp.init_ensemble([0])))
     for call in (lambda: bp.member(empty, 0), lambda: bp.train_ensemble(X, Y, empty, epochs=1)):
         with pytest.raises(ValueError, match='P must hold at least one network'): call()
-    with pytest.raises(ValueError, match='ps must be a non-empty list of Params'): bp.stack_params(None)
+    with pytest.raises(ValueError, match='ps must be a non-empty list of Params'):
+        bp.stack_params(None)
 
 
-@pytest.mark.parametrize('bad', [lambda t: t.to_sparse(), lambda t: torch.empty(t.shape, device='meta')])
+@pytest.mark.parametrize('bad', [lambda t: t.to_sparse(), lambda t: torch.empty(t.shape,
+                                                                                device='meta')])
 def test_sparse_and_meta_tensors_refused_at_every_matrix_check(bad):
     msg = 'must be a dense tensor holding numbers'
     for call in (lambda: bp.train(bad(X), Y, P), lambda: bp.train(X, bad(Y), P),
                  lambda: bp.train(X, Y, P._replace(W1=bad(P.W1))), lambda: bp.predict(bad(X), P),
-                 lambda: bp.Linear(bad(torch.zeros(2, 3)), torch.zeros(3)), lambda: bp.Trainer(bad(X), Y),
+                 lambda: bp.Linear(bad(torch.zeros(2, 3)), torch.zeros(3)),
+                 lambda: bp.Trainer(bad(X), Y),
                  lambda: bp.fit(*own([2, 3, 1]), bad(X), Y), lambda: bp.split_data(bad(X), Y),
                  lambda: bp.train_ensemble(bad(X), Y, bp.init_ensemble([0])),
                  lambda: bp.numerical_grad(lambda q: q[0].sum(), [bad(X)])):
@@ -272,10 +299,12 @@ def test_trainer_views_and_gradients_check_their_input():
     t = bp.Trainer(X, Y)
     for call, msg in [(lambda: t.predict(None), 'X must be a torch.Tensor'),
                       (lambda: t.units(torch.zeros(3, 5)), 'X must have 2 columns'),
-                      (lambda: t.predict(torch.full((2, 2), float('nan'))), 'X must hold only finite values')]:
+                      (lambda: t.predict(torch.full((2, 2), float('nan'))), 'X must hold only '
+                                                                            'finite values')]:
         with pytest.raises((TypeError, ValueError), match=re.escape(msg)): call()
     t.l2 = float('nan')
-    with pytest.raises(ValueError, match='l2 must be a finite number >= 0 and <= 1000, got nan'): t.gradients()
+    with pytest.raises(ValueError, match='l2 must be a finite number >= 0 and <= 1000, got nan'):
+        t.gradients()
     t.l2, t.lr = 0.0, 'fast'
     with pytest.raises(TypeError, match="lr must be a finite number > 0, got 'fast'"): t.step(1)
 
@@ -314,7 +343,8 @@ def test_interrupt_autograd_loops(run, capfd):
 
 
 def test_trainer_settings_become_plain_numbers():
-    "A numpy integer is a fine seed or width: checked, then stored as int, so torch's generators take it."
+    """A numpy integer is a fine seed or width: checked, then stored as int, so torch's generators
+    take it."""
     t = bp.Trainer(X, Y, seed=np.int64(3), hidden=np.int64(4)).step(2)
     assert (type(t.seed), type(t.hidden), t.sizes) == (int, int, [2, 4, 1])
     assert t.history == bp.Trainer(X, Y, seed=3, hidden=4).step(2).history

@@ -1,5 +1,5 @@
-"""Save/load: bit-exact round trips, atomic writes to regular files only, and every truncated, corrupted or
-mismatched file refused."""
+"""Save/load: bit-exact round trips, atomic writes to regular files only, and every truncated,
+corrupted or mismatched file refused."""
 import json, os, re, stat, struct
 import pytest, torch
 import safetensors.torch
@@ -11,7 +11,8 @@ from _helpers import write_model_file
 
 
 def bits(t):
-    "The tensor's bytes: stricter than torch.equal, which calls -0.0 equal to 0.0 and NaN unequal to itself."
+    """The tensor's bytes: stricter than torch.equal, which calls -0.0 equal to 0.0 and NaN unequal
+    to itself."""
     return t.contiguous().reshape(-1).view(torch.uint8).tolist()
 
 
@@ -26,7 +27,8 @@ def trained():
 def saved(tmp_path, trained):
     X, y, params, losses = trained
     path = tmp_path / 'model.safetensors'
-    save_model(path, params, data=(X, y), lr=1.0, epochs=200, seed=42, dataset='xor', final_loss=losses[-1])
+    save_model(path, params, data=(X, y), lr=1.0, epochs=200, seed=42, dataset='xor',
+               final_loss=losses[-1])
     return path
 
 
@@ -43,7 +45,8 @@ def trained_net():
 def saved_net(tmp_path, trained_net):
     X, y, net, losses = trained_net
     path = tmp_path / 'net.safetensors'
-    save_model(path, net, data=(X, y), lr=0.5, epochs=200, seed=3, dataset='xor', final_loss=losses[-1])
+    save_model(path, net, data=(X, y), lr=0.5, epochs=200, seed=3, dataset='xor',
+               final_loss=losses[-1])
     return path
 
 
@@ -67,7 +70,8 @@ def test_round_trip_bit_exact(tmp_path, dtype, sizes, act, out):
 
 finite_floats = st.floats(allow_nan=False, allow_infinity=False, width=32)
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(vals=st.lists(finite_floats, min_size=13, max_size=13), f64=st.booleans())
 def test_round_trip_any_values(tmp_path, vals, f64):
     "-0.0, subnormals and the largest floats come back bit for bit."
@@ -93,11 +97,13 @@ def test_metadata_and_fingerprint(saved, trained):
 def test_same_model_same_bytes(saved, saved_net, trained, trained_net, tmp_path):
     "The metadata is canonical (one entry, sorted JSON), so saving twice gives identical files."
     X, y, params, losses = trained
-    again = save_model(tmp_path / 'again.safetensors', params, data=(X, y), lr=1.0, epochs=200, seed=42,
+    again = save_model(tmp_path / 'again.safetensors', params, data=(X, y), lr=1.0, epochs=200,
+                       seed=42,
                        dataset='xor', final_loss=losses[-1])
     assert open(again, 'rb').read() == saved.read_bytes()
     X, y, net, losses = trained_net
-    again = save_model(tmp_path / 'again2.safetensors', net, data=(X, y), lr=0.5, epochs=200, seed=3,
+    again = save_model(tmp_path / 'again2.safetensors', net, data=(X, y), lr=0.5, epochs=200,
+                       seed=3,
                        dataset='xor', final_loss=losses[-1])
     assert open(again, 'rb').read() == saved_net.read_bytes()
 
@@ -121,12 +127,14 @@ def test_every_corrupted_byte_fails(request, kind, mask):
     good = saved.read_bytes()
     bad = saved.with_name('flip.safetensors')
     for i in range(len(good)):
-        b = bytearray(good); b[i] ^= mask
+        b = bytearray(good)
+        b[i] ^= mask
         bad.write_bytes(bytes(b))
         with pytest.raises(ValueError, match='is not a valid model file'): load_model(bad)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(max_size=300))
 def test_random_bytes_fail(tmp_path, data):
     p = tmp_path / 'junk.safetensors'
@@ -135,7 +143,8 @@ def test_random_bytes_fail(tmp_path, data):
 
 
 def _rewrite(src, dst, tensors=None, **changes):
-    "A structurally valid safetensors file with `src`'s metadata, edited, still signed with the old checksum."
+    """A structurally valid safetensors file with `src`'s metadata, edited, still signed with the
+    old checksum."""
     with safetensors.safe_open(src, 'pt') as f:
         info = json.loads(f.metadata()['backprop_nbdev'])
         tensors = tensors if tensors is not None else {k: f.get_tensor(k) for k in f.keys()}
@@ -166,8 +175,10 @@ ARCH = dict(sizes=[2, 5, 5, 5, 1], activation='relu', loss='bce', dtype='float32
      'is not a network this version can build'),
     (dict(architecture=ARCH | dict(activation='gelu')), 'is not a network this version can build'),
     (dict(architecture=ARCH | dict(loss='ce')), 'is not a network this version can build'),
-    (dict(architecture=ARCH | dict(sizes=[2, 5, 0, 5, 1])), 'is not a network this version can build'),
-    (dict(architecture=ARCH | dict(sizes=[2, 5.0, 5, 5, 1])), 'is not a network this version can build'),
+    (dict(architecture=ARCH | dict(sizes=[2, 5, 0, 5, 1])), 'is not a network this version can '
+                                                            'build'),
+    (dict(architecture=ARCH | dict(sizes=[2, 5.0, 5, 5, 1])), 'is not a network this version can '
+                                                              'build'),
     (dict(architecture=['sizes']), 'is not a network this version can build'),
     (dict(format_version=1), 'format_version 1 is not one this version'),
     (dict(format='something.else'), 'it was not written by save_model'),
@@ -183,7 +194,8 @@ def test_mismatched_files_fail(saved_net, change, message):
 def test_save_refuses_before_touching_disk(saved_net, trained_net, trained):
     "Networks load_model could not rebuild and bad values are refused before the disk is touched."
     good, net = saved_net.read_bytes(), trained_net[2]
-    nan_net = mlp([2, 3, 3, 1]); nan_net.layers[2].W[1, 1] = float('nan')
+    nan_net = mlp([2, 3, 3, 1])
+    nan_net.layers[2].W[1, 1] = float('nan')
     lin = lambda i, o: Linear(torch.ones(i, o), torch.zeros(o))
     p = trained[2]
     for args, kw, exc, msg in [
@@ -191,7 +203,8 @@ def test_save_refuses_before_touching_disk(saved_net, trained_net, trained):
         ((p._replace(W1=p.W1.T),), {}, ValueError, 'must have shape'),
         ((mlp([2, 1]),), {}, ValueError, 'at least one hidden layer'),
         ((Sequential(lin(2, 3), Tanh(), lin(4, 1)),), {}, ValueError, 'net must be Linear layers'),
-        ((Sequential(*mlp([2, 3, 3, 1], 'tanh').layers[:3], *mlp([2, 3, 3, 1], 'relu').layers[3:]),), {},
+        ((Sequential(*mlp([2, 3, 3, 1], 'tanh').layers[:3], *mlp([2, 3, 3, 1], 'relu').layers[3:]),
+          ), {},
          ValueError, 'one kind of activation'),
         ((mlp([2, 3, 1], out_act='tanh'),), {}, ValueError, 'an optional final Sigmoid'),
         ((nan_net,), {}, ValueError, 'net.W2 must hold only finite values'),
@@ -207,7 +220,8 @@ def test_save_refuses_before_touching_disk(saved_net, trained_net, trained):
 
 
 def test_architecture_of_course_net(trained):
-    assert architecture(from_params(trained[2])) == dict(sizes=[2, 3, 1], activation='sigmoid', loss='mse',
+    assert architecture(from_params(trained[2])) == dict(sizes=[2, 3, 1], activation='sigmoid',
+                                                         loss='mse',
                                                          dtype='float32')
 
 
@@ -215,7 +229,8 @@ def test_foreign_missing_and_odd_paths(tmp_path):
     safetensors.torch.save_file({'weight': torch.ones(3)}, tmp_path / 'other.safetensors')
     with pytest.raises(ValueError, match='it was not written by save_model'):
         load_model(tmp_path / 'other.safetensors')
-    with pytest.raises(FileNotFoundError, match='no such file'): load_model(tmp_path / 'absent.safetensors')
+    with pytest.raises(FileNotFoundError, match='no such file'):
+        load_model(tmp_path / 'absent.safetensors')
     with pytest.raises(IsADirectoryError, match='got the directory'): load_model(tmp_path)
     (tmp_path / 'empty').write_bytes(b'')
     with pytest.raises(ValueError, match='is not a valid model file: its header claims 0 bytes'):
@@ -225,7 +240,8 @@ def test_foreign_missing_and_odd_paths(tmp_path):
 
 
 def test_never_unpickles(tmp_path):
-    "A torch.save pickle (which could carry code) is refused as not safetensors, without being unpickled."
+    """A torch.save pickle (which could carry code) is refused as not safetensors, without being
+    unpickled."""
     path = tmp_path / 'pickle.pt'
     torch.save({'W1': torch.zeros(2, 3)}, path)
     with pytest.raises(ValueError, match='is not a valid model file'): load_model(path)
@@ -235,7 +251,8 @@ def test_never_unpickles(tmp_path):
                                         (lambda p: os.mkdir(p), 'a directory'),
                                         (lambda p: os.symlink('/dev/null', p), 'a symbolic link')])
 def test_save_refuses_non_regular_targets(tmp_path, trained, make, kind):
-    "A FIFO, directory or link (to /dev/null) is never replaced by a model: named error, target untouched."
+    """A FIFO, directory or link (to /dev/null) is never replaced by a model: named error, target
+    untouched."""
     target = tmp_path / 'target'
     make(target)
     before = os.lstat(target)
@@ -248,7 +265,8 @@ def test_save_refuses_non_regular_targets(tmp_path, trained, make, kind):
 
 def test_save_refuses_device():
     before = os.stat('/dev/null')
-    with pytest.raises(ValueError, match='/dev/null, which is a device or socket: refusing to replace it'):
+    with pytest.raises(ValueError, match='/dev/null, which is a device or socket: refusing to '
+                                         'replace it'):
         save_model('/dev/null', init_params())
     assert os.stat('/dev/null').st_mode == before.st_mode and stat.S_ISCHR(before.st_mode)
 
@@ -267,25 +285,30 @@ def test_interrupt_leaves_old_file(saved):
     good = saved.read_bytes()
     with pytest.raises(KeyboardInterrupt):
         with atomic_write(saved) as tmp:
-            open(tmp, 'wb').write(b'half'); raise KeyboardInterrupt
+            open(tmp, 'wb').write(b'half')
+            raise KeyboardInterrupt
     assert saved.read_bytes() == good and len(list(saved.parent.iterdir())) == 1
 
 
 @pytest.mark.skipif(not hasattr(os, 'fork'), reason='needs os.fork')
 def test_hard_crash_mid_write_leaves_old_file(saved):
-    "A process killed mid-write (no cleanup runs) leaves the target whole; at most a dot-temp file remains."
+    """A process killed mid-write (no cleanup runs) leaves the target whole; at most a dot-temp file
+    remains."""
     good = saved.read_bytes()
     pid = os.fork()
     if pid == 0:
         try:
             with atomic_write(saved) as tmp:
-                with open(tmp, 'wb') as f: f.write(b'partial'); f.flush()
+                with open(tmp, 'wb') as f:
+                    f.write(b'partial')
+                    f.flush()
                 os._exit(1)   # the crash: no except, no finally
         finally: os._exit(2)
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 1
     assert saved.read_bytes() == good
-    assert all(p.name == saved.name or p.name.startswith(f'.{saved.name}.') for p in saved.parent.iterdir())
+    names = [p.name for p in saved.parent.iterdir()]
+    assert all(n == saved.name or n.startswith(f'.{saved.name}.') for n in names)
     load_model(saved)
 
 
@@ -317,18 +340,21 @@ def test_nan_in_metadata_refused(saved):
     bad = saved.with_name('nan.safetensors')
     bad.write_bytes(raw.replace(b'\\"lr\\":1.0', b'\\"lr\\":NaN'))
     assert bad.read_bytes() != raw
-    with pytest.raises(ValueError, match="is not a valid model file: it was not written by save_model"):
+    with pytest.raises(ValueError, match="is not a valid model file: it was not written by "
+                                         "save_model"):
         load_model(bad)
 
 
 def test_valid_checksum_unsupported_content_refused(saved_net, tmp_path):
-    "A file signed correctly but holding float16 tensors is refused for what it holds, not for its checksum."
+    """A file signed correctly but holding float16 tensors is refused for what it holds, not for its
+    checksum."""
     with safetensors.safe_open(saved_net, 'pt') as f:
         info = json.loads(f.metadata()['backprop_nbdev'])
         tensors = {k: f.get_tensor(k).half() for k in f.keys()}
     del info['sha256']
     bad = write_model_file(tmp_path / 'half.safetensors', info, tensors)
-    msg = 'its tensor W1 is float16 of shape (2, 5), which does not match its architecture: expected float32'
+    msg = ('its tensor W1 is float16 of shape (2, 5), which does not match its architecture: '
+           'expected float32')
     with pytest.raises(ValueError, match=re.escape(msg)) as e: load_model(bad)
     assert str(bad) in str(e.value)
 
@@ -354,7 +380,8 @@ def test_save_refuses_read_only_directory(tmp_path, trained):
 
 @pytest.mark.skipif(not hasattr(os, 'fork'), reason='needs os.fork')
 def test_file_size_limit_is_an_os_error(saved, trained):
-    "A write cut off by a file-size limit (as a full disk cuts it) is an OSError naming the file, not safetensors'."
+    """A write cut off by a file-size limit (as a full disk cuts it) is an OSError naming the file,
+    not safetensors'."""
     import resource
     good = saved.read_bytes()
     r, w = os.pipe()
@@ -362,7 +389,8 @@ def test_file_size_limit_is_an_os_error(saved, trained):
     if pid == 0:
         resource.setrlimit(resource.RLIMIT_FSIZE, (600, 600))
         try: save_model(saved, mlp([2, 100, 1]))
-        except BaseException as e: os.write(w, f"{type(e).__name__}|{isinstance(e, OSError)}|{e}".encode())
+        except BaseException as e:
+            os.write(w, f"{type(e).__name__}|{isinstance(e, OSError)}|{e}".encode())
         os._exit(0)
     os.close(w)
     os.waitpid(pid, 0)
@@ -380,8 +408,11 @@ def _changed(net, what):
     return net
 
 
-@pytest.mark.parametrize('what, msg', [('half', 'net.W1 must be a floating-point tensor (float32 or float64)'),
-                                       ('mixed', 'got one where its tensor b1 is float64'), ('sparse', 'net.W1 must be a dense tensor'),
+@pytest.mark.parametrize('what, msg', [('half', 'net.W1 must be a floating-point tensor (float32 '
+                                                'or float64)'),
+                                       ('mixed', 'got one where its tensor b1 is '
+                                                 'float64'), ('sparse', 'net.W1 must be a dense '
+                                                                        'tensor'),
                                        ('meta', 'net.W1 must be a dense tensor holding numbers')])
 def test_save_refuses_what_load_refuses(tmp_path, what, msg):
     "Tensors changed after mlp built the network: refused with the tensor named, nothing written."
@@ -394,15 +425,18 @@ def test_save_refuses_what_load_refuses(tmp_path, what, msg):
 def test_save_refuses_over_the_caps(tmp_path):
     from backprop_nbdev.io import max_width, max_nesting
     n = max_width + 1
-    wide = Sequential(Linear(torch.zeros(1, n), torch.zeros(n)), Tanh(), Linear(torch.zeros(n, 1), torch.zeros(1)))
+    wide = Sequential(Linear(torch.zeros(1, n), torch.zeros(n)), Tanh(), Linear(torch.zeros(n, 1),
+                                                                                torch.zeros(1)))
     with pytest.raises(ValueError, match='max_width'): save_model(tmp_path / 'w.safetensors', wide)
     deep = json.loads('[' * (max_nesting + 1) + ']' * (max_nesting + 1))
-    with pytest.raises(ValueError, match='max_nesting'): save_model(tmp_path / 'd.safetensors', mlp([2, 3, 1]), a=deep)
+    with pytest.raises(ValueError, match='max_nesting'):
+        save_model(tmp_path / 'd.safetensors', mlp([2, 3, 1]), a=deep)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_load_checks_the_header_before_reading(saved, tmp_path):
-    "A 3 GiB tensor claimed by a sparse file, deep nesting, a huge header: refused in one line, fast."
+    """A 3 GiB tensor claimed by a sparse file, deep nesting, a huge header: refused in one line,
+    fast."""
     import time
     raw = saved.read_bytes()
     n = struct.unpack('<Q', raw[:8])[0]
@@ -414,18 +448,21 @@ def test_load_checks_the_header_before_reading(saved, tmp_path):
         f.write(struct.pack('<Q', len(text)) + text)
         f.truncate(8 + len(text) + (3 << 30))
     t0 = time.perf_counter()
-    with pytest.raises(ValueError, match=re.escape('its tensor W1 is float32 of shape (2, 402653184)')):
+    with pytest.raises(ValueError, match=re.escape('its tensor W1 is float32 of shape (2, '
+                                                   '402653184)')):
         load_model(big)
     h = json.loads(raw[8:8 + n])
     info = h['__metadata__']['backprop_nbdev']
-    h['__metadata__']['backprop_nbdev'] = info.replace('"meta":{', '"meta":{"a":' + '[' * 10**5 + ']' * 10**5 + ',')
+    deeper = '"meta":{"a":' + '[' * 10**5 + ']' * 10**5 + ','
+    h['__metadata__']['backprop_nbdev'] = info.replace('"meta":{', deeper)
     text = json.dumps(h).encode()
     deep = tmp_path / 'deep.safetensors'
     deep.write_bytes(struct.pack('<Q', len(text)) + text + raw[8 + n:])
     with pytest.raises(ValueError, match='nests deeper than 32'): load_model(deep)
     huge = tmp_path / 'huge.safetensors'
     huge.write_bytes(struct.pack('<Q', 1 << 40) + b'{}')
-    with pytest.raises(ValueError, match='its header claims 1,099,511,627,776 bytes'): load_model(huge)
+    with pytest.raises(ValueError, match='its header claims 1,099,511,627,776 bytes'):
+        load_model(huge)
     assert time.perf_counter() - t0 < 5
 
 
