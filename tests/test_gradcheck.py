@@ -1,5 +1,5 @@
-"""check_backward against deliberately broken backward passes, and hypothesis property tests of the manual
-gradients."""
+"""check_backward against deliberately broken backward passes, and hypothesis property tests of
+the manual gradients."""
 import linecache
 import pytest, torch
 from hypothesis import given, settings, strategies as st
@@ -12,9 +12,9 @@ from backprop_nbdev.gradcheck import numerical_grad, reference_steps
 from backprop_nbdev.diagnosis import check_backward
 from backprop_nbdev.runtime import threads_for
 
-# A learner's backward pass is generated as real source code, one line per quantity in chain order, exactly
-# as a learner writes it in the exercise (so a crash has a line and local variables to inspect); a broken one
-# replaces one formula.
+# A learner's backward pass is generated as real source code, one line per quantity in chain order,
+# exactly as a learner writes it in the exercise (so a crash has a line and local variables to
+# inspect); a broken one replaces one formula.
 RIGHT = dict(
     dy_pred='2 * (y_pred - y) / y.numel()',
     dz2='dy_pred * y_pred * (1 - y_pred)',
@@ -28,7 +28,7 @@ TANH = dict(dz1='dh * (1 - h ** 2)')
 BCE = dict(dy_pred='(y_pred - y) / (y_pred * (1 - y_pred) * y.numel())')
 
 def define(src, fname, fn_name):
-    "The function `fn_name` defined by `src`, compiled as pseudo-file `fname` so a crash can quote its line."
+    "`fn_name` defined by `src`, compiled as pseudo-file `fname`: a crash quotes its line."
     linecache.cache[fname] = (len(src), None, src.splitlines(True), fname)
     ns = dict(Grads=Grads, Steps=Steps)
     exec(compile(src, fname, 'exec'), ns)
@@ -37,14 +37,16 @@ def define(src, fname, fn_name):
 def learner(grads_only=False, **formulas):
     "A backward pass with RIGHT's formulas except those given."
     body = '\n'.join(f"    {q} = {formulas.get(q, f)}" for q, f in RIGHT.items())
-    ret = 'Grads(dW1, db1, dW2, db2)' if grads_only else 'Steps(dy_pred, dz2, dW2, db2, dh, dz1, dW1, db1)'
+    ret = ('Grads(dW1, db1, dW2, db2)' if grads_only
+           else 'Steps(dy_pred, dz2, dW2, db2, dh, dz1, dW1, db1)')
     src = ("def my_backward(X, y, params, cache):\n"
            "    W1, b1, W2, b2 = params\n"
            "    z1, h, z2, y_pred = cache\n"
            f"{body}\n    return {ret}\n")
     return define(src, f"<learner {abs(hash(src))}>", 'my_backward')
 
-# (name, check_backward options, the one mistake, expected quantity, words the diagnosis must contain)
+# (name, check_backward options, the one mistake, expected quantity, words the diagnosis must
+# contain)
 BROKEN = [
     ('no 1/N',            {}, dict(dy_pred='2 * (y_pred - y)'),
      'dy_pred', 'missing the 1/N'),
@@ -113,7 +115,8 @@ def test_broken_is_named_and_diagnosed(name, opts, mistake, quantity, words):
     assert words in res.diagnosis, str(res)
     assert '\n' not in str(res) and str(res).startswith(f"✗ {quantity} ")
 
-@pytest.mark.parametrize('opts,formulas', [({}, {}), (dict(hidden_act='tanh'), TANH), (dict(loss='bce'), BCE),
+@pytest.mark.parametrize('opts,formulas', [({}, {}), (dict(hidden_act='tanh'), TANH),
+                                           (dict(loss='bce'), BCE),
                                            (dict(hidden_act='tanh', loss='bce'), {**TANH, **BCE})])
 def test_correct_passes(opts, formulas):
     res = check_backward(learner(**formulas), verbose=False, **opts)
@@ -127,9 +130,11 @@ def test_grads_only():
     assert (res.ok, res.quantity) == (False, 'db1') and 'averaged' in res.diagnosis
 
 def test_unfinished_crashing_and_wrong_return(capsys):
-    res = check_backward(learner(dz1='...'))                              # crashes at dW1 = X.T @ dz1
+    # crashes at dW1 = X.T @ dz1
+    res = check_backward(learner(dz1='...'))
     assert (res.quantity, res.diagnosis.split(';')[0]) == ('dz1', "not written yet (still `...`)")
-    assert capsys.readouterr().out.strip() == str(res)                    # verbose prints exactly one line
+    # verbose prints exactly one line
+    assert capsys.readouterr().out.strip() == str(res)
     res = check_backward(learner(dy_pred='2 * (y_pred - y.squeeze(1)) / y.numel()'), verbose=False)
     assert (res.quantity == 'dy_pred'
             and "(then my_backward raised RuntimeError at `dh = dz2 @ W2.T`" in res.diagnosis)
@@ -145,15 +150,17 @@ def test_inputs_are_copies():
     def inplace(X, y, params, cache):
         s = backward_steps(X, y, params, cache)
         # vandalism must not change the reference
-        cache.h.zero_(); params.W1.zero_(); X.zero_()
+        cache.h.zero_()
+        params.W1.zero_()
+        X.zero_()
         return s
     assert check_backward(inplace, verbose=False).ok
 
 # Property tests: the course's manual backward equals autograd for random shapes, in both dtypes.
-# Tolerance: max|manual - autograd| <= rtol * max|autograd| + atol.
-# The worst ratio max|manual - autograd| / max|autograd| seen was 1.4e-5 in float32 (3000 random draws) and
-# 1.9e-14 in float64 (600 draws of these shapes, all eight quantities), so rtol leaves a margin of ~7x in
-# float32 and ~50x in float64.
+# Tolerance: max|manual - autograd| <= rtol * max|autograd| + atol. The worst ratio max|manual -
+# autograd| / max|autograd| seen was 1.4e-5 in float32 (3000 random draws) and 1.9e-14 in float64
+# (600 draws of these shapes, all eight quantities), so rtol leaves a margin of ~7x in float32 and
+# ~50x in float64.
 TOL = {torch.float32: (1e-4, 1e-9), torch.float64: (1e-12, 1e-18)}
 
 def net(seed, n, n_in, n_h, n_out, dtype):
@@ -180,18 +187,21 @@ def test_backward_equals_autograd(seed, n, n_in, n_h, n_out, dtype):
         assert close(a, b, *TOL[dtype]), (a - b).abs().max()
     for a, b in zip(steps, ref): assert close(a, b, *TOL[dtype]), (a - b).abs().max()
 
-# Central differences in float64 with eps=1e-6: over 200 random draws of these shapes the worst absolute gap
-# to the manual gradient was 9.5e-11 (13_gradcheck's lab explains the ~1e-11 scale), so atol=2e-10 leaves a
-# margin of ~2x.
+# Central differences in float64 with eps=1e-6: truncation is ~1e-13, and rounding is at most a few
+# dozen u = 2**-53 of |L| in each of the two evaluations, over 2 eps; so every gap stays below
+# 16 u |L| / eps, the bound 13_gradcheck derives and asserts.
 @settings(max_examples=10, deadline=None)
 @given(**shapes)
 def test_backward_equals_finite_differences(seed, n, n_in, n_h, n_out):
     X, y, p = net(seed, n, n_in, n_h, n_out, torch.float64)
     with threads_for(0): num = numerical_grad(lambda q: mse(forward(X, q)[0], y), p)
     for a, b in zip(backward(X, y, p, forward(X, p)[1]), num):
-        assert close(a, b, 1e-6, 2e-10), (a - b).abs().max()
+        L, big = mse(forward(X, p)[0], y).item(), max(t.abs().max().item() for t in p)
+        # and θ ± eps is itself rounded: a relative error of u |θ| / eps in the step
+        assert close(a, b, 2 ** -53 * big / 1e-6, 16 * 2 ** -53 * L / 1e-6), (a - b).abs().max()
 
-# The exercise notebook as a learner meets it: delete the marked line, fill in the `...`, run the check.
+# The exercise notebook as a learner meets it: delete the marked line, fill in the `...`, run the
+# check.
 def exercise_cell(fn_name):
     import json, pathlib
     nb = json.loads((pathlib.Path(__file__).parents[1] / 'nbs' / '14_exercise.ipynb').read_text())
@@ -212,11 +222,16 @@ def learner_fills(fn_name, formulas):
                                               ('my_backward_tanh', dict(hidden_act='tanh'), TANH),
                                               ('my_backward_bce', dict(loss='bce'), BCE)])
 def test_exercise_scaffolds(fn_name, opts, fix):
-    res = check_backward(learner_fills(fn_name, None), verbose=False, **opts)             # untouched scaffold
-    assert (res.quantity, res.diagnosis.split(';')[0]) == ('dy_pred', "not written yet (still `...`)")
+    # untouched scaffold
+    res = check_backward(learner_fills(fn_name, None), verbose=False, **opts)
+    assert (res.quantity, res.diagnosis.split(';')[0]) == ('dy_pred',
+                                                          "not written yet (still `...`)")
     assert check_backward(learner_fills(fn_name, {**RIGHT, **fix}), verbose=False, **opts).ok
-    res = check_backward(learner_fills(fn_name, {**RIGHT, **fix, 'db1': 'dz1.mean(0)'}), verbose=False,
+    mean_db1 = {**RIGHT, **fix, 'db1': 'dz1.mean(0)'}
+    res = check_backward(learner_fills(fn_name, mean_db1), verbose=False,
                          **opts)
     assert res.quantity == 'db1' and 'averaged over the batch' in res.diagnosis
-    res = check_backward(learner_fills(fn_name, {**RIGHT, **fix, 'dh': 'dz2 @ W2'}), verbose=False, **opts)
-    assert res.quantity is None and f"{fn_name} raised RuntimeError at `dh = dz2 @ W2" in res.diagnosis
+    no_transpose = {**RIGHT, **fix, 'dh': 'dz2 @ W2'}
+    res = check_backward(learner_fills(fn_name, no_transpose), verbose=False, **opts)
+    assert res.quantity is None
+    assert f"{fn_name} raised RuntimeError at `dh = dz2 @ W2" in res.diagnosis
