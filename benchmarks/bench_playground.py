@@ -65,10 +65,12 @@ PROBE = """() => {
   ctx.statusChanged.connect(() => {
     if (b.counting) b.status += 1;
   });
-  // capture: before the slider's own handler, so the time is the keydown's
-  document.querySelector('.bp-lr .noUi-handle').addEventListener('keydown', () => {
+  // capture: before the slider's own handler, so the time is the keydown's (or the click's)
+  const press = () => {
     b.key = {t: performance.now(), lr: b.lr};
-  }, true);
+  };
+  document.querySelector('.bp-lr .noUi-handle').addEventListener('keydown', press, true);
+  document.querySelector('.bp-lr .noUi-target').addEventListener('pointerdown', press, true);
 }"""
 START = '() => Object.assign(__bp, {paints: 0, rafs: 0, status: 0, epochs: [], counting: true})'
 STOP = '() => { __bp.counting = false; return [__bp.paints, __bp.rafs, __bp.status, __bp.epochs]; }'
@@ -100,7 +102,7 @@ def cpu_seconds(procs):
 def tree():
     "This process and all its descendants: the whole stack."
     me = psutil.Process()
-    return [me] + me.children(recursive=True)
+    return [me] + [p for p in me.children(recursive=True) if p.pid not in HOGS]
 
 
 def role(p):
@@ -128,11 +130,15 @@ def measuring():
     out.update(wall=wall, cpu=sum(split.values()) / psutil.cpu_count(), split=split)
 
 
+HOGS = set()   # the hogs' PIDs: load, not part of the stack
+
+
 @contextmanager
 def cpu_hog():
     "One busy process per core, stopped on exit."
     hogs = [subprocess.Popen([sys.executable, '-c', 'while 1: pass'])
             for _ in range(psutil.cpu_count())]
+    HOGS.update(h.pid for h in hogs)
     try: yield
     finally:
         for h in hogs: h.terminate()
@@ -152,13 +158,18 @@ def play(page, pg, seconds):
                 epochs=(epochs[-1] - epochs[0]) / w if len(epochs) > 1 else math.nan)
 
 
-def latencies(page, pg, samples):
-    "Press the lr slider `samples` times while playing, right and left in turn: ms to the paint."
+def latencies(page, pg, samples, click=False):
+    """Press the lr slider `samples` times while playing, right and left in turn: ms to the paint.
+    With `click`, click its track instead (Notebook 7 keeps arrow keys from the slider)."""
     handle = pg.locator('.bp-lr .noUi-handle')
+    track = pg.locator('.bp-lr .noUi-target').bounding_box()
     handle.focus()
     page.evaluate('() => { __bp.lat = []; }')
     for i in range(samples):
-        handle.press('ArrowRight' if i % 2 == 0 else 'ArrowLeft')
+        if click:
+            x = track['x'] + track['width'] * (0.7 if i % 2 == 0 else 0.6)
+            page.mouse.click(x, track['y'] + track['height'] / 2)
+        else: handle.press('ArrowRight' if i % 2 == 0 else 'ArrowLeft')
         try: page.wait_for_function(f'() => __bp.lat.length > {i}', timeout=3000, polling=20)
         except Exception: page.evaluate('() => { __bp.key = null; }')   # missing: counted as inf
         page.wait_for_timeout(random.uniform(150, 350))   # presses at random phases of a frame
@@ -203,13 +214,14 @@ def column(app, server, net, a):
         pg = open_and_run_all(page, base, token, 'bench.ipynb', kind)
         page.evaluate(PROBE)
         r['quiet'] = play(page, pg, a.seconds)
-        r['quiet']['lat'] = latencies(page, pg, a.samples)
+        click = app == 'notebook'
+        r['quiet']['lat'] = latencies(page, pg, a.samples, click)
         r['quiet']['paused'] = paused(page, pg)
         r['load'].append(os.getloadavg()[0])
         if a.hog:
             with cpu_hog():
                 r['hog'] = play(page, pg, a.seconds)
-                r['hog']['lat'] = latencies(page, pg, a.samples)
+                r['hog']['lat'] = latencies(page, pg, a.samples, click)
                 pg.locator('.bp-play').click()
             r['load'].append(os.getloadavg()[0])
         r['errors'] = errors
