@@ -1,10 +1,10 @@
-"""Benchmark the live view in a real browser, beside TF Playground in the same run; prints one table.
+"""Benchmark the live view in a real browser, beside TF Playground in the same run; prints a table.
 Not a test.
 
-A Jupyter server with no server setting (plain JupyterLab, and Notebook 7 if installed) and Debian's
-Chromium (headless, through Playwright) run one cell, `Playground(...)`: a 100×100 grid, 10 epochs per
-frame, the network view on. For each column (app × network and what its wires show), quiet and then
-with a CPU hog on every core:
+A Jupyter server with no server setting (plain JupyterLab, and Notebook 7 if installed) and
+Debian's Chromium (headless, through Playwright) run one cell, `Playground(...)`: a 100×100 grid,
+10 epochs per frame, the network view on. For each column (app × network and what its wires
+show), quiet and then with a CPU hog on every core:
 - painted fps: `bp-paint` events in the page over 10 s of Play, beside the page's own
   requestAnimationFrame rate (no canvas can be painted more often) and their ratio;
 - keydown → paint: from a keydown on the lr slider's handle to the first painted boundary computed
@@ -110,7 +110,8 @@ def role(p):
     try: cmd = ' '.join(p.cmdline())
     except psutil.Error: return 'gone'
     for key, name in [('ipykernel', 'kernel'), ('http.server', 'server'), ('jupyter', 'server'),
-                      ('-m notebook', 'server'), ('--type=renderer', 'renderer'), ('--type=gpu', 'gpu'),
+                      ('-m notebook', 'server'), ('--type=renderer', 'renderer'),
+                      ('--type=gpu', 'gpu'),
                       ('--type=', 'chromium other'), ('chrom', 'browser'), ('node', 'playwright')]:
         if key in cmd: return name
     return 'this script'
@@ -118,7 +119,7 @@ def role(p):
 
 @contextmanager
 def measuring():
-    "Yields a dict filled on exit: wall time, CPU % of the machine of the stack, % of a core by role."
+    "Yields a dict filled on exit: wall time, the stack's CPU % of the machine, and by role."
     procs = tree()
     c0 = {p: cpu_seconds([p]) for p in procs}
     t0 = time.perf_counter()
@@ -283,13 +284,15 @@ def rows(r, tf, part):
     ok = lambda c: ' ok' if c else ' MISSED'
     v = {'painted fps (or TF updates/s)': f"{x['fps']:.1f}",
          "page's animation frames/s": f"{x['raf']:.1f}",
-         'painted / animation frames': f"{x['fps'] / x['raf']:.3f}"
-                                       + ('' if 'lat' not in x else ok(x['fps'] >= 0.95 * x['raf'])),
+         'painted / animation frames':
+             f"{x['fps'] / x['raf']:.3f}"
+             + ('' if 'lat' not in x else ok(x['fps'] >= 0.95 * x['raf'])),
          'CPU % of the machine, the whole stack': f"{x['cpu']:.0f}"
                                                   + ('' if 'lat' not in x or not t
                                                      else ok(x['cpu'] <= t['cpu']))}
     if 'lat' in x:
-        v.update({'keydown → paint median ms': f"{x['lat']['med']:.0f}{ok(x['lat']['med'] <= 50)}",
+        med = x['lat']['med']
+        v.update({'keydown → paint median ms': f"{med:.0f}{ok(med <= 50)}",
                   'keydown → paint p90 ms': f"{x['lat']['p90']:.0f}{ok(x['lat']['p90'] <= 100)}",
                   'presses answered': x['lat']['n'],
                   'kernel-status changes /s': f"{x['status']:.2f}{ok(x['status'] <= 2)}",
@@ -305,8 +308,9 @@ def table(results, tf, tf_own, a):
     names = list(dict.fromkeys(k for c in cols for k in c))
     w = max(map(len, names))
     cw = max(16, *(len(r['name']) + 2 for r in [tf] + results))
-    print(f'live view benchmark: grid {a.grid}x{a.grid}, {a.speed} epochs/frame, {a.seconds:g} s of '
-          f'Play, {psutil.cpu_count()} cores; TF measure.py XOR updates/s this run: {tf_own:.1f}')
+    print(f'live view benchmark: grid {a.grid}x{a.grid}, {a.speed} epochs/frame, '
+          f'{a.seconds:g} s of Play, {psutil.cpu_count()} cores; '
+          f'TF measure.py XOR updates/s this run: {tf_own:.1f}')
     print(f'{"":<{w}}' + ''.join(f'{r["name"]:>{cw}}' for r in [tf] + results))
     for k in names: print(f'{k:<{w}}' + ''.join(f'{c.get(k, ""):>{cw}}' for c in cols))
     print('targets: painted >= 0.95 x animation frames; keydown → paint median <= 50 ms, '

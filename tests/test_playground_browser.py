@@ -240,7 +240,7 @@ RINGS = """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.hei
 WIDGET_ERRORS = """() => [...document.querySelectorAll('.jp-OutputArea-output')]
   .filter(o => o.textContent.includes('Error displaying widget'))
   .map(o => [o.textContent.slice(0, 80),
-             (o.closest('.jp-Cell').querySelector('.jp-InputArea') || {}).textContent.slice(0, 80)])"""
+             o.closest('.jp-Cell').querySelector('.jp-InputArea').textContent.slice(0, 80)])"""
 
 
 def title_contrast(pg):
