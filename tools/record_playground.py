@@ -77,12 +77,19 @@ def check_page(page, console_errors):
     if page.locator('.bp-error').is_visible(): raise RuntimeError('the playground shows an error')
     if console_errors: raise RuntimeError(f'console errors: {console_errors}')
 
+def lab(tmp):
+    "The browser test's temporary JupyterLab, with the course's server settings (as course.sh)."
+    from test_playground_browser import jupyterlab
+    config = ROOT / 'tools' / 'jupyter_server_config.py'
+    try: return jupyterlab(tmp, config=config) if config.exists() else jupyterlab(tmp)
+    except TypeError: return jupyterlab(tmp)   # a helper that always applies them
+
 def record(epochs, seconds, code):
     "Run the playground in JupyterLab and record it: frames, the widget's box, epochs, versions."
-    from test_playground_browser import browser_or_skip, chromium_page, jupyterlab
+    from test_playground_browser import browser_or_skip, chromium_page
     import jupyterlab as jl
     sync_playwright = browser_or_skip()
-    with tempfile.TemporaryDirectory() as tmp, jupyterlab(Path(tmp)) as (base, token, nbs), \
+    with tempfile.TemporaryDirectory() as tmp, lab(Path(tmp)) as (base, token, nbs), \
             chromium_page(sync_playwright) as page:
         (nbs / NOTEBOOK).write_text(notebook(code), encoding='utf-8')
         console_errors = []

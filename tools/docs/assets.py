@@ -6,7 +6,9 @@ import shutil, subprocess, tarfile, tempfile
 from pathlib import Path
 
 # what to take from each npm package, and where it goes under _static/
-LAYOUT = {'mathjax': [('es5', 'mathjax')],
+# MathJax: its TeX-to-HTML bundle and the parts that bundle loads on demand, not its other bundles
+MATHJAX = ['tex-chtml.js', 'input', 'output/chtml', 'a11y', 'sre', 'ui', 'adaptors']
+LAYOUT = {'mathjax': [(f'es5/{p}', f'mathjax/{p}') for p in MATHJAX],
           'requirejs': [('require.js', 'require.js')],
           '@jupyter-widgets/html-manager': [('dist', 'widgets')]}
 SKIP = ('.map', 'embed.js', 'libembed-amd.js')   # the AMD bundle and its fonts are enough

@@ -85,10 +85,17 @@ def run_notebooks(todo, nbs_dir, out, jobs):
                 say(f'  ran {nb.name} in {r["seconds"]:.0f} s')
     if failures: fail('these notebooks raised when executed (none is skipped):', failures)
 
+def forget_gone(out, nbs):
+    "Drop what the cache holds for notebooks no longer in nbs/ (renamed, say)."
+    stems = {nb.stem for nb in nbs}
+    for p in out.glob('*.*'):
+        if p.stem not in stems: p.unlink()
+
 def execute_all(nbs, nbs_dir, jobs, force):
     "Execute the notebooks whose key changed: {stem: executed notebook}."
     out = CACHE / 'exec'
     out.mkdir(parents=True, exist_ok=True)
+    forget_gone(out, nbs)
     todo = [nb for nb in nbs if force or not fresh(nb, record(out / f'{nb.stem}.json'))]
     say(f'execute: {len(todo)} of {len(nbs)} notebooks ({len(nbs) - len(todo)} unchanged: cached)')
     if todo: run_notebooks(todo, nbs_dir, out, jobs)
@@ -116,6 +123,7 @@ def process_all(nbs, executed, jobs, force):
     import process
     out = CACHE / 'proc'
     out.mkdir(parents=True, exist_ok=True)
+    forget_gone(out, nbs)
     keys = {nb.stem: proc_key(nb) for nb in nbs}
     todo = [nb for nb in nbs
             if force or (record(out / f'{nb.stem}.json') or {}).get('key') != keys[nb.stem]]

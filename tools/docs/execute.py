@@ -31,7 +31,8 @@ def failed_cell(nb):
     for i, c in enumerate(nb.cells):
         for o in c.get('outputs', []):
             if o.get('output_type') == 'error':
-                return i, (c.source.splitlines() or [''])[0], f"{o['ename']}: {o['evalue']}"
+                error = ' '.join(f"{o['ename']}: {o['evalue']}".split())   # on one line
+                return i, (c.source.splitlines() or [''])[0], error
     return None
 
 def imported_modules(out, root):

@@ -26,7 +26,9 @@ def fix_for(source, error):
     try: trees = ast.parse(source).body
     except SyntaxError: trees = []
     imports = [t for t in trees if isinstance(t, (ast.Import, ast.ImportFrom))]
-    if imports and len(imports) < len(trees): return MIXED
+    if imports and len(imports) < len(trees):
+        lines = '; '.join(ast.get_source_segment(source, t) for t in imports)
+        return f'{MIXED} (its imports: {lines})'
     return f'nbdev runs this cell to render show_doc and it raised {error}: make it run alone'
 
 class ReportingShowDocs(exec_show_docs):
@@ -77,8 +79,11 @@ def markdown_of(outputs):
     md = [o['data']['text/markdown'] for o in outputs if 'text/markdown' in o.get('data', {})]
     return '\n\n'.join(''.join(m) if isinstance(m, list) else m for m in md)
 
-def source_links(md):
-    "show_doc's [source] link, whose Quarto attributes float it right: a class does the same."
+def show_doc_md(md):
+    "show_doc's markdown for docutils and the theme, looking as on an nbdev site."
+    # its opening rule as HTML: in docutils a section may not begin with a transition
+    md = re.sub(r'\A---[ \t]*\n', '<hr class="bp-showdoc">\n\n', md)
+    # its [source] link's Quarto attributes (float right, smaller) as a class that does the same
     return re.sub(r'\)\{target="_blank"[^}]*\}', '){.bp-source}', md)
 
 def cell_to_myst(cell):
@@ -88,7 +93,7 @@ def cell_to_myst(cell):
     tags = cell.metadata.setdefault('tags', [])
     tags += [t for k, v in opts.items() if (t := TAGS.get((k, v))) and t not in tags]
     if opts.get('output') != 'asis': return [cell]
-    md = mk_cell(source_links(markdown_of(cell.get('outputs', []))), 'markdown')
+    md = mk_cell(show_doc_md(markdown_of(cell.get('outputs', []))), 'markdown')
     cell.outputs = []
     return [md] if 'remove-input' in tags else [cell, md]
 
