@@ -268,9 +268,9 @@ def check_seed_run(page, pg):
     rate = status_rate(page, 4)
     print(f'kernel-status changes while playing: {rate:.2f}/s')
     assert rate <= 2, rate
-    press(pg, 'bp-lr', 'ArrowRight', 3)
-    until(page, lambda: abs(last_paint(page)['lr'] - 10 ** 0.3) < 0.01, 'a frame painted with lr 2')
-    until(page, lambda: abs(readout(pg)['lr'] - 2.0) < 0.01, 'the readout to show lr 2')
+    press(pg, 'bp-lr', 'ArrowRight', 3)                      # 1 → 2 → 3 → 5
+    until(page, lambda: last_paint(page)['lr'] == 5.0, 'a frame painted with lr 5')
+    until(page, lambda: readout(pg)['lr'] == 5.0, 'the readout to show lr 5')
     net = pg.locator('.bp-network')
     assert net.get_attribute('data-mode') == 'weights'
     pg.locator('.bp-net-mode').click()
@@ -304,8 +304,8 @@ def check_divergence_recovery(page, pg):
                         [box['x'] + box['width'] / 2, box['y'] + box['height'] / 2])
     assert 'bp-banner' in hit and plot['y'] < box['y'] < plot['y'] + plot['height'], hit   # on top
     pg.screenshot(path=ARTIFACTS / 'playground-diverged.png')
-    press(pg, 'bp-lr', 'ArrowLeft', 20)                      # 10 → 0.1
-    until(page, lambda: abs(readout(pg)['lr'] - 0.1) < 1e-3, 'the readout to show lr 0.1')
+    press(pg, 'bp-lr', 'ArrowLeft', 8)                       # 10 → 5 → … → 0.2 → 0.1
+    until(page, lambda: readout(pg)['lr'] == 0.1, 'the readout to show lr 0.1')
     pg.locator('.bp-reset').click()
     until(page, lambda: readout(pg)['epoch'] == 0 and not banner.is_visible(), 'Reset')
     play_for(page, pg, 1500)
