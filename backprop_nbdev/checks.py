@@ -41,13 +41,14 @@ def check_finite(x, name):
     return x
 
 # %% ../nbs/A1_doors.ipynb #cb4cca5a
-def check_matrix(x, name, rows=None, cols=None):
+def check_matrix(x, name, rows=None, cols=None, rows_of=None):
     "Check that `x` is a finite float 2-D tensor with at least one row, optionally `rows` × `cols`."
     check_tensor(x, name)
     if x.ndim != 2:
         raise ValueError(f"{name} must be a 2-D tensor (samples, features), got {describe(x)}")
     if rows is not None and x.shape[0] != rows:
-        raise ValueError(f"{name} must have {rows} rows, got {describe(x)}")
+        of = f", one per row of {rows_of}" if rows_of else ""   # the partner that fixed `rows`
+        raise ValueError(f"{name} must have {rows} rows{of}, got {describe(x)}")
     if cols is not None and x.shape[1] != cols:
         raise ValueError(f"{name} must have {cols} columns, got {describe(x)}")
     if x.shape[0] == 0 or x.shape[1] == 0:

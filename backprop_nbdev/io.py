@@ -101,7 +101,7 @@ def _check_data(data, name):
         raise TypeError(f"{name} must be a pair (X, y) of tensors, got {describe(data)}")
     X, y = data
     check_matrix(X, f'{name}[0] (X)')
-    check_matrix(y, f'{name}[1] (y)', rows=len(X))
+    check_matrix(y, f'{name}[1] (y)', rows=len(X), rows_of=f'{name}[0] (X)')
     return X, check_like(y, f'{name}[1] (y)', X, f'{name}[0] (X)')
 
 def data_fingerprint(X, y):

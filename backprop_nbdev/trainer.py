@@ -78,7 +78,8 @@ class TrainerState(NamedTuple):
 def _check_data(X, y, name=''):
     "X (n, n_in) and 0/1 targets y (n, 1) of one dtype and device."
     check_matrix(X, f'X{name}')
-    check_like(check_matrix(y, f'y{name}', rows=len(X), cols=1), f'y{name}', X, f'X{name}')
+    check_matrix(y, f'y{name}', rows=len(X), cols=1, rows_of=f'X{name}')
+    check_like(y, f'y{name}', X, f'X{name}')
     if not bool(((y == 0) | (y == 1)).all()):
         raise ValueError(f"y{name} must hold 0/1 labels, got values {y.unique().tolist()[:5]}")
 
