@@ -43,7 +43,7 @@ NETS = {'2-3-1': '',
 # In the page: paints, animation frames, kernel-status changes, and keydown → paint latencies.
 PROBE = """() => {
   const b = window.__bp = {paints: 0, rafs: 0, status: 0, counting: false, lat: [], key: null,
-                           lr: null, epochs: []};
+                           lr: null, epochs: [], legs: []};
   const raf = () => {
     if (b.counting) b.rafs += 1;
     requestAnimationFrame(raf);
@@ -57,6 +57,7 @@ PROBE = """() => {
     }
     if (b.key && d.lr !== b.key.lr) {
       b.lat.push(d.t - b.key.t);
+      b.legs.push([d.transit, d.wait]);
       b.key = null;
     }
     b.lr = d.lr;
@@ -165,7 +166,7 @@ def latencies(page, pg, samples, click=False):
     handle = pg.locator('.bp-lr .noUi-handle')
     track = pg.locator('.bp-lr .noUi-target').bounding_box()
     handle.focus()
-    page.evaluate('() => { __bp.lat = []; }')
+    page.evaluate('() => { __bp.lat = []; __bp.legs = []; }')
     for i in range(samples):
         if click:
             x = track['x'] + track['width'] * (0.7 if i % 2 == 0 else 0.6)
@@ -175,9 +176,12 @@ def latencies(page, pg, samples, click=False):
         except Exception: page.evaluate('() => { __bp.key = null; }')   # missing: counted as inf
         page.wait_for_timeout(random.uniform(150, 350))   # presses at random phases of a frame
     lat = sorted(page.evaluate('() => __bp.lat'))
+    legs = page.evaluate('() => __bp.legs')
+    # of each: the frame's way from the kernel to the page, and its wait there for a paint
+    way = [statistics.median(x) for x in zip(*legs)] if legs else [math.nan, math.nan]
     lat += [math.inf] * (samples - len(lat))
     return dict(n=f'{sum(map(math.isfinite, lat))}/{samples}', med=statistics.median(lat),
-                p90=lat[min(len(lat) - 1, math.ceil(0.9 * len(lat)) - 1)])
+                p90=lat[min(len(lat) - 1, math.ceil(0.9 * len(lat)) - 1)], way=way)
 
 
 def paused(page, pg, seconds=5):
@@ -295,6 +299,8 @@ def rows(r, tf, part):
         v.update({'keydown → paint median ms': f"{med:.0f}{ok(med <= 50)}",
                   'keydown → paint p90 ms': f"{x['lat']['p90']:.0f}{ok(x['lat']['p90'] <= 100)}",
                   'presses answered': x['lat']['n'],
+                  '  of which kernel → page / wait for paint, median ms':
+                      '{:.0f} / {:.0f}'.format(*x['lat']['way']),
                   'kernel-status changes /s': f"{x['status']:.2f}{ok(x['status'] <= 2)}",
                   'epochs/s on screen': f"{x['epochs']:.0f}"})
         if 'paused' in x: v['CPU % paused / frames painted'] = '{:.1f} / {}'.format(*x['paused'])
