@@ -95,7 +95,7 @@ def make_2d(name, n=200, noise=None, seed=0, dtype=torch.float32, device=None):
 def split_data(X, y, test_frac=0.5, seed=0):
     "Shuffle (X, y) by `seed` and cut: (X_train, y_train, X_test, y_test), `test_frac` of it test."
     check_matrix(X, 'X')
-    check_like(check_matrix(y, 'y', rows=len(X)), 'y', X, 'X')
+    check_like(check_matrix(y, 'y', rows=len(X), rows_of='X'), 'y', X, 'X')
     test_frac = check_number(test_frac, 'test_frac', min=0, min_open=False, max=0.9)
     g = torch.Generator().manual_seed(check_seed(seed))
     i = torch.randperm(len(X), generator=g).to(X.device)

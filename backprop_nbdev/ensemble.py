@@ -42,7 +42,8 @@ def _check_ensemble(P, name='P'):
     if W1.ndim != 3:
         raise ValueError(f"{name}.W1 must have shape (N, n_in, n_hidden), got {describe(W1)}")
     N, _, h = W1.shape
-    if N == 0: raise ValueError(f"{name} must hold at least one network, got {describe(W1)} as {name}.W1")
+    if N == 0:
+        raise ValueError(f"{name} must hold at least one network, got {describe(W1)} as {name}.W1")
     n_out = P.W2.shape[-1] if isinstance(P.W2, torch.Tensor) and P.W2.ndim == 3 else -1
     for f, t, want in zip(Params._fields[1:], P[1:], [(N, h), (N, h, n_out), (N, n_out)]):
         check_like(check_tensor(t, f"{name}.{f}"), f"{name}.{f}", W1, f"{name}.W1")
@@ -65,7 +66,8 @@ def init_ensemble(seeds, input_size=2, hidden_size=3, output_size=1, scale=0.5, 
     if not isinstance(seeds, (list, tuple, range)) or len(seeds) == 0:
         raise TypeError(f"seeds must be a non-empty list of integer seeds, got {describe(seeds)}")
     if len(seeds) > max_networks:
-        raise ValueError(f"seeds must hold at most {max_networks:,} seeds (max_networks), got {len(seeds):,}")
+        raise ValueError(f"seeds must hold at most {max_networks:,} seeds (max_networks), got "
+                         f"{len(seeds):,}")
     n = check_int(hidden_size, 'hidden_size', 1) * (check_int(input_size, 'input_size', 1)
                                                      + check_int(output_size, 'output_size', 1))
     if len(seeds) * n > max_weights:
@@ -108,7 +110,8 @@ def ensemble_backward(X, y, P, cache):
 def _check_data(X, y, P):
     W1, W2 = _check_ensemble(P).W1, P.W2
     check_like(check_matrix(X, 'X', cols=W1.shape[1]), 'X', W1, 'P.W1')
-    check_like(check_matrix(y, 'y', rows=X.shape[0], cols=W2.shape[2]), 'y', X, 'X')
+    check_matrix(y, 'y', rows=X.shape[0], cols=W2.shape[2], rows_of='X')
+    check_like(y, 'y', X, 'X')
 
 def train_ensemble(X, y, P, lr=1.0, epochs=5000):
     "Full-batch gradient descent on each network's MSE, all N at once: (`P`, losses (epochs, N))."
@@ -116,8 +119,9 @@ def train_ensemble(X, y, P, lr=1.0, epochs=5000):
     lr, epochs = check_positive(lr, 'lr'), check_int(epochs, 'epochs', max=max_epochs)
     N, n_in, h = P.W1.shape
     if epochs * N > max_weights:
-        raise ValueError(f"epochs must keep the losses table (epochs × networks) at most {max_weights:,} "
-                         f"numbers (max_weights), got {epochs:,} epochs of {N:,} networks")
+        raise ValueError(f"epochs must keep the losses table (epochs × networks) at most "
+                         f"{max_weights:,} numbers (max_weights), got {epochs:,} epochs of "
+                         f"{N:,} networks")
     # tensors that carry a graph (an nn.Parameter) would chain one graph through every epoch
     X, y, P = X.detach(), y.detach(), Params(*(p.detach() for p in P))
     losses = torch.empty(epochs, N, dtype=X.dtype, device=X.device)
@@ -151,7 +155,7 @@ def ensemble_accuracy(y_pred, y):
 # %% ../nbs/22_ensemble.ipynb #d39bed61
 def solves(X, y, seeds, hidden_size=3, scale=0.5, lr=1.0, epochs=5000, with_losses=False):
     "Per seed: does its sigmoid net reach accuracy 1.0 in `epochs`? `with_losses`: + losses."
-    check_like(check_matrix(y, 'y', rows=len(check_matrix(X, 'X'))), 'y', X, 'X')
+    check_like(check_matrix(y, 'y', rows=len(check_matrix(X, 'X')), rows_of='X'), 'y', X, 'X')
     P = init_ensemble(seeds, X.shape[1], hidden_size, y.shape[1], scale, X.dtype, X.device)
     P, L = train_ensemble(X, y, P, lr=lr, epochs=epochs)
     ok = ensemble_accuracy(ensemble_forward(X, P)[0], y) == 1.0

@@ -238,8 +238,9 @@ def _check_fit(net, loss, opt, X, y):
                         f"got {describe(opt)}")
     ps, own = net.params(), sum(any(p is q for q in net.params()) for p in opt.params)
     if len(opt.params) != len(ps) or any(p is not q for p, q in zip(opt.params, ps)):
-        raise ValueError("opt must update this network's own parameters, as SGD(net.params(), lr) does, "
-                         f"got one over {len(opt.params)} tensors, {own} of them the network's {len(ps)}")
+        raise ValueError("opt must update this network's own parameters, as SGD(net.params(), lr) "
+                         f"does, got one over {len(opt.params)} tensors, {own} of them the "
+                         f"network's {len(ps)}")
     W = _weights(net)[0]
     check_like(check_matrix(X, 'X', cols=W.shape[0]), 'X', W, "the network's weights")
     _check_targets(loss, X, y, _sizes(net)[-1])
