@@ -36,8 +36,11 @@ print(c["DEFAULT"].get("docs_requirements", ""))')
 stamp=.venv/.backprop-docs
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "installing the docs requirements: $want"
-  # shellcheck disable=SC2086  # one word a requirement, as setup.py splits them
-  .venv/bin/python -m pip install --disable-pip-version-check -q $want
+  # one word a requirement, as setup.py splits them; pip's notes on index locations in its
+  # configuration go (as in setup.sh), everything else it says stays
+  # shellcheck disable=SC2086
+  { .venv/bin/python -m pip install --disable-pip-version-check -q $want 2>&1 1>&3 3>&- |
+      awk '!/^WARNING: Location .* is ignored/ { print; fflush() }' >&2; } 3>&1
   printf '%s\n' "$want" >"$stamp"
 fi
 
