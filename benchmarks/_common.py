@@ -10,7 +10,10 @@ def _quiet_stderr():
     saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 2)
     try: yield
-    finally: os.dup2(saved, 2); os.close(saved); os.close(null)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 def torch_peak(fn):
     "Peak bytes held by torch's CPU allocator during fn(), above the level at its start."
@@ -18,5 +21,6 @@ def torch_peak(fn):
     cur = peak = 0
     # allocations (+) and frees (-) in time order
     for e in sorted(prof.events(), key=lambda e: e.time_range.start):
-        cur += e.self_cpu_memory_usage; peak = max(peak, cur)
+        cur += e.self_cpu_memory_usage
+        peak = max(peak, cur)
     return peak

@@ -6,8 +6,8 @@ root = Path(__file__).resolve().parent.parent
 
 def test_installed_package_reproduces_reference_loss(tmp_path):
     target = tmp_path / 'site'
-    subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps', '--no-build-isolation',
-                    '--target', str(target), str(root)],
+    subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps',
+                    '--no-build-isolation', '--target', str(target), str(root)],
                    check=True, capture_output=True)
     code = ("import backprop_nbdev, pathlib; from backprop_nbdev import *\n"
             f"assert pathlib.Path(backprop_nbdev.__file__).is_relative_to({str(target)!r}), "

@@ -1,6 +1,8 @@
-"""Write README.md from nbs/index.ipynb (what `nbdev_readme` does, without Quarto), and the README's picture.
+"""Write README.md from nbs/index.ipynb (what `nbdev_readme` does, without Quarto), and the
+README's picture.
 
-    python tools/make_readme.py           write README.md (and nbs/images/decision_boundary.png if missing)
+    python tools/make_readme.py           write README.md
+                                          (and nbs/images/decision_boundary.png if missing)
     python tools/make_readme.py --check   exit 1 if README.md differs from what index.ipynb gives
     python tools/make_readme.py --image   redraw nbs/images/decision_boundary.png
 """
@@ -12,7 +14,8 @@ index, readme, image = (root / 'nbs' / 'index.ipynb', root / 'README.md',
                         root / 'nbs' / 'images' / 'decision_boundary.png')
 
 def render(nb):
-    "Markdown cells as they are, shown code cells as python blocks; hidden cells and directives dropped."
+    """Markdown cells as they are, shown code cells as python blocks; hidden cells and directives
+    dropped."""
     out = ['<!-- WARNING: generated from nbs/index.ipynb by tools/make_readme.py; do not edit -->']
     for c in nb['cells']:
         src = ''.join(c['source'])
@@ -22,7 +25,8 @@ def render(nb):
             # images are relative to nbs/ in the notebook, to the repo root in the README
             out.append(re.sub(
                 r'\]\((?!https?:|/)([^)]+)\)',
-                lambda m: f"](nbs/{m.group(1)})" if (root / 'nbs' / m.group(1)).exists() else m.group(0),
+                lambda m: (f"](nbs/{m.group(1)})" if (root / 'nbs' / m.group(1)).exists()
+                           else m.group(0)),
                 src))
         elif c['cell_type'] == 'code':
             code = '\n'.join(l for l in lines if not l.startswith('#|')).strip()
@@ -30,14 +34,17 @@ def render(nb):
     return '\n\n'.join(out) + '\n'
 
 def draw_image():
-    import matplotlib; matplotlib.use('Agg')
+    import matplotlib
+    matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     from backprop_nbdev import xor_data, init_params, train, plot_loss, plot_decision_boundary
     from backprop_nbdev.io import atomic_write
     X, y = xor_data()
     params, losses = train(X, y, init_params(seed=42), lr=1.0, epochs=5000)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5))
-    plot_loss(losses, ax=a1); plot_decision_boundary(params, X, y, ax=a2); fig.tight_layout()
+    plot_loss(losses, ax=a1)
+    plot_decision_boundary(params, X, y, ax=a2)
+    fig.tight_layout()
     image.parent.mkdir(exist_ok=True)
     with atomic_write(image) as tmp: fig.savefig(tmp, format='png', dpi=80)
 
