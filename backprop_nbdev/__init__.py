@@ -1,30 +1,48 @@
+"""The public API: `from backprop_nbdev import *` gives what a learner or user calls, in course order.
+
+Each module's `__all__` (nbdev's `#| export` cells) is its public part; plumbing is `#| exporti`
+and stays in its module. The appendix's machinery (checks, runtime, board, the command line) is
+imported by name where it is needed. The widgets load on first use, so that a script (and
+`backprop-train`) never imports ipywidgets.
+"""
 __version__ = "0.1.0"
-# The public API: `from backprop_nbdev import *` gives what a learner or a user calls, in course order: the step
-# functions, layers, losses and optimisers, datasets, the Trainer, the Playground, the gradient checks, save/load.
-# Validators, caps and drawing internals stay in their modules. The widgets load on first use, so that
-# `import backprop_nbdev.cli` (and any script) never imports ipywidgets.
-import importlib as _importlib
 
-_MODULES = ('dataset params activations forward loss backward update training evaluation viz autograd gradcheck '
-            'layers losses_optim datasets2d trainer failures ensemble io').split()
-_LAZY = {'Playground': 'playground', 'Stepper': 'playground'}
-_PLUMBING = {'check_params', 'max_weights', 'max_scale', 'max_points', 'max_hidden', 'max_depth', 'Table', 'GradTable',
-             'BackwardCheck', 'TraceStep', 'TrainerState', 'Batches', 'reference_forward', 'reference_steps',
-             'ACTIVATION_LAYERS', 'data_fingerprint', 'atomic_write', 'logsumexp', 'FORMAT', 'FORMAT_VERSION',
-             'DigitsSplit'}
+from .dataset import *
+from .params import *
+from .activations import *
+from .forward import *
+from .loss import *
+from .backward import *
+from .update import *
+from .training import *
+from .evaluation import *
+from .viz import *
+from .autograd import *
+from .gradcheck import *
+from .diagnosis import *
+from .layers import *
+from .losses_optim import *
+from .datasets2d import *
+from .trainer import *
+from .failures import *
+from .ensemble import *
+from .io import *
 
-def _api(m):
-    mod = _importlib.import_module(f'.{m}', __name__)
-    return [n for n in mod.__all__ if n not in _PLUMBING], mod
+_LAZY = {'Playground': 'playground', 'Stepper': 'stepper'}
+_MODULES = ('dataset params activations forward loss backward update training evaluation viz '
+            'autograd gradcheck diagnosis layers losses_optim datasets2d trainer failures '
+            'ensemble io').split()
 
-__all__ = []
-for _m in _MODULES:
-    _names, _mod = _api(_m)
-    globals().update({n: getattr(_mod, n) for n in _names})
-    __all__ += _names
-__all__ += list(_LAZY)
+def _public(m):
+    "The names module `m` exports."
+    import sys
+    return sys.modules[f'{__name__}.{m}'].__all__
+
+__all__ = [n for m in _MODULES for n in _public(m)] + list(_LAZY)
 
 def __getattr__(name):
     "Load the widgets on first use."
-    if name in _LAZY: return getattr(_importlib.import_module(f'.{_LAZY[name]}', __name__), name)
+    if name in _LAZY:
+        from importlib import import_module
+        return getattr(import_module(f'.{_LAZY[name]}', __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['LOSSES', 'BINARY_LOSSES', 'Loss', 'MSELoss', 'BCEWithLogitsLoss', 'logsumexp', 'SoftmaxCrossEntropy',
-           'check_softmax_ce_grad', 'class_accuracy', 'SGD', 'Momentum', 'check_momentum_step', 'Batches', 'l2_penalty',
-           'l2_grads', 'fit', 'run_epoch', 'check_last_update']
+           'check_softmax_ce_grad', 'class_accuracy', 'SGD', 'Momentum', 'check_momentum_step', 'l2_penalty',
+           'l2_grads', 'fit']
 
 # %% ../nbs/16_losses_optim.ipynb #c395d5aa
 import math
@@ -31,7 +31,7 @@ class Loss:
     def __repr__(self): return f"{type(self).__name__}()"
 
 class MSELoss(Loss):
-    "Mean squared error over every entry: the course's `mse` and `mse_grad`, on a sigmoid output ŷ."
+    "Mean squared error over every entry: the course's `mse` and `mse_grad`, on a sigmoid ŷ."
     out_act = 'sigmoid'
     binary = True
     title = 'MSE'
@@ -266,6 +266,7 @@ def fit(net, loss, opt, X, y, epochs=100, batch_size=None, seed=0, l2=0.0, on_ep
     if losses: check_last_update(net, loss, X, y, opt.lr, losses)
     return losses
 
+# %% ../nbs/16_losses_optim.ipynb #470b011f
 def run_epoch(net, loss, opt, batches, l2, epoch, losses):
     "The epoch engine of `fit` and `Trainer.step`: a step per batch; the loss, weighted |b|/n."
     total = 0.
