@@ -67,10 +67,13 @@ NAMES = {f: kernel_name(f) for f in OPS}
 ORDER_FREE_IF_INTEGER = {F32: frozenset(final_rounding()),
                          F64: frozenset(matmul_like() + final_rounding() + plain_sums())}
 BY_DIMS = {(2, 2): 'mm', (2, 1): 'mv', (1, 1): 'dot', (3, 3): 'bmm'}
-TOP, NEXT = np.uint64(1 << 63), np.uint64(1 << 62)       # the two coins: move?, and up? (float64)
-NEXT_BIT = np.uint64(62)
-MIX = [np.uint64(c) for c in (0x9E3779B97F4A7C15, 30, 0xBF58476D1CE4E5B9, 27, 0x94D049BB133111EB,
-                              31)]
+# per float dtype: the unsigned type of its bits, their number, two odd multipliers, top bits
+U32 = (np.uint32, 32, np.uint32(0x9E3779B1), np.uint32(0x85EBCA6B), np.uint32(1 << 31),
+       np.uint32(1 << 30))
+U64 = (np.uint64, 64, np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9),
+       np.uint64(1 << 63), np.uint64(1 << 62))
+HASH = {np.dtype(np.float32): U32, np.dtype(np.uint32): U32,
+        np.dtype(np.float64): U64, np.dtype(np.uint64): U64}
 
 def op_name(name, args):
     "The kernel's name: `a @ b` runs mm on matrices, mv on a matrix and a vector, dot on vectors."
@@ -78,15 +81,17 @@ def op_name(name, args):
         return BY_DIMS.get((args[0].dim(), args[1].dim()), name)
     return name
 
-def leaves(obj):
-    "The arguments' leaves in order; einsum and friends take lists of tensors; kwargs sorted."
-    if type(obj) is tuple and all(isinstance(x, T) for x in obj):
-        return list(obj)
-    if isinstance(obj, (list, tuple)):
-        return [y for x in obj for y in leaves(x)]
-    if isinstance(obj, dict):
-        return [y for k in sorted(obj) for y in (k, *leaves(obj[k]))]
-    return [obj]
+def leaves(args, kwargs):
+    "The arguments' leaves in order (einsum and friends take lists of tensors); kwargs sorted."
+    out = []
+    for x in args:
+        if isinstance(x, (list, tuple)):
+            out += leaves(x, {})
+        else:
+            out.append(x)
+    for k in sorted(kwargs):
+        out += [k, *leaves([kwargs[k]], {})]
+    return out
 
 def feed(h, leaf):
     "Add one argument to the hash: a tensor by shape, strides, dtype and bytes, the rest by repr."
@@ -96,28 +101,19 @@ def feed(h, leaf):
     h.update(f'{tuple(leaf.shape)}{leaf.stride()}{leaf.dtype}'.encode())
     h.update(np.ascontiguousarray(leaf.detach().numpy()))
 
-def seed(name, args, kwargs):
-    "A 64-bit hash of the op and all its inputs: the same op on the same inputs, the same seed."
+def seed(name, args, xs):
+    "A 64-bit hash of the op and all its inputs xs: the same op on the same inputs, the same seed."
     h = hashlib.blake2b(op_name(name, args).encode(), digest_size=8)
-    for leaf in leaves((args, kwargs)):
+    for leaf in xs:
         feed(h, leaf)
-    return np.uint64(int.from_bytes(h.digest(), 'little'))
+    return int.from_bytes(h.digest(), 'little')
 
-def mix(z):
-    "splitmix64's finaliser on a uint64 array: each input bit flips about half the output bits."
-    add, s1, m1, s2, m2, s3 = MIX
-    z = z + add
-    z = (z ^ (z >> s1)) * m1
-    z = (z ^ (z >> s2)) * m2
-    return z ^ (z >> s3)
-
-def coins(s, a, up=None):
-    """Random bits per element of a (flat), from the seed s, the element's value and its side of
-    the reference (the reference's own last bits may differ between equal columns: not used)."""
-    key = a.view(np.uint32 if a.dtype == np.float32 else np.uint64).astype(np.uint64)
-    if up is not None:
-        key = key ^ up.astype(np.uint64) << NEXT_BIT
-    return mix(key ^ s)
+def coins(s, a):
+    """A hash per element of a (flat) from the seed s and the element's value alone: equal elements
+    of one call (equal columns of W) get equal coins. Its top bit says move, the next bit up."""
+    u, width, m1, m2 = HASH[a.dtype][:4]
+    z = (a.view(u) ^ u(s & ((1 << width) - 1))) * m1    # multiplying: each bit reaches the top
+    return (z ^ (z >> u(width // 2))) * m2
 
 def readable(x):
     "x as a numpy array sharing its memory; None for a tensor numpy cannot read (sparse, wrapped)."
@@ -133,7 +129,8 @@ def order_free(func, xs, dtype):
     bound, biggest = 4.0, 1
     for x in xs:
         a = readable(x)
-        if a is None or x.is_floating_point() and not np.array_equal(a, np.trunc(a)):
+        if a is None or a.dtype.kind == 'c' or a.dtype.kind == 'f' and not np.array_equal(
+                a, np.trunc(a)):
             return False
         bound *= 1 + float(np.abs(a).max(initial=0))
         biggest = max(biggest, a.size)
@@ -142,7 +139,7 @@ def order_free(func, xs, dtype):
 def widen(v):
     "A float32 argument as a float64 copy, for the reference (lists and dicts element-wise)."
     if isinstance(v, T):
-        return v.double() if v.dtype == F32 else v
+        return v.detach().double() if v.dtype == F32 else v
     if isinstance(v, (list, tuple)):
         return type(v)(widen(x) for x in v)
     if isinstance(v, dict):
@@ -151,27 +148,21 @@ def widen(v):
 
 def reference(func, args, kwargs):
     "The op on float64 copies of its float32 inputs: flat arrays (None where it gives no tensor)."
-    with torch.no_grad():
-        ref = func(*widen(args), **widen(kwargs))
+    ref = func(*widen(args), **widen(kwargs))   # detached inputs: nothing is recorded for autograd
     refs = ref if isinstance(ref, tuple) else [ref]
     return [x.numpy().reshape(-1) if isinstance(x, T) else None for x in refs]
 
 def candidates(a, ref):
     "Elements that may move: the inexact ones when there is a reference, else finite nonzero ones."
-    if ref is None:
-        return (a != 0) & np.isfinite(a)
-    return (a != ref) & np.isfinite(a)
+    return (a != (0 if ref is None else ref)) & np.isfinite(a)
 
 def moved(a, ref, may, s):
     "a (flat) with about half the elements `may` allows moved one ulp: towards ref, or by a coin."
-    if ref is None:
-        bits = coins(s, a)
-        up = (bits & NEXT) != 0
-    else:
-        up = ref > a
-        bits = coins(s, a, up)
-    step = np.nextafter(a, np.where(up, np.inf, -np.inf).astype(a.dtype))
-    return np.where(may & (bits >= TOP), step, a)
+    z = coins(s, a)
+    top, second = HASH[a.dtype][4:]
+    up = ref > a if ref is not None else z & second != 0
+    inf = a.dtype.type(np.inf)
+    return np.where(may & (z >= top), np.nextafter(a, np.where(up, inf, -inf)), a)
 
 def as_result(r, new, a):
     "The new values (flat) as a tensor shaped like r; under autograd the change is a constant."
@@ -184,25 +175,45 @@ def array(r):
     a = readable(r) if isinstance(r, T) and r.dtype in (F32, F64) else None
     return None if a is None else a.reshape(-1)
 
+def sums_exact(func, dtype, xs):
+    "True when the op's integer-valued inputs make every partial sum exact (see order_free)."
+    return func in ORDER_FREE_IF_INTEGER[dtype] and order_free(
+        func, [x for x in xs if isinstance(x, T)], dtype)
+
 def perturb(name, func, args, kwargs, r):
-    "The op's result r (a tensor or a tuple of them) rounded one ulp differently where inexact."
-    outs = list(r) if isinstance(r, tuple) else [r]
-    arrays = [array(o) for o in outs]
-    dtypes = {o.dtype for o, a in zip(outs, arrays) if a is not None}
+    "The op's result r rounded one ulp differently where inexact (a tuple: field by field)."
+    if isinstance(r, tuple):
+        return perturb_fields(name, func, args, kwargs, r)
+    a = array(r)
+    if a is None:
+        return r
+    ref = reference(func, args, kwargs)[0] if r.dtype == F32 else None
+    if r.dtype == F32 and (ref is None or ref.size != a.size):
+        return r
+    may = candidates(a, ref)
+    if not may.any():
+        return r
+    xs = leaves(args, kwargs)
+    if sums_exact(func, r.dtype, xs):
+        return r
+    return as_result(r, moved(a, ref, may, seed(name, args, xs)), a)
+
+def perturb_fields(name, func, args, kwargs, r):
+    "perturb for an op returning a tuple (lstsq): each float field of one dtype, one seed."
+    arrays = [array(o) for o in r]
+    dtypes = {o.dtype for o, a in zip(r, arrays) if a is not None}
     if len(dtypes) != 1:
         return r
     dtype = dtypes.pop()
-    refs = reference(func, args, kwargs) if dtype == F32 else [None] * len(outs)
+    refs = reference(func, args, kwargs) if dtype == F32 else [None] * len(r)
     mays = [None if a is None or dtype == F32 and (b is None or b.size != a.size)
             else candidates(a, b) for a, b in zip(arrays, refs)]
-    if not any(m is not None and m.any() for m in mays):
+    xs = leaves(args, kwargs)
+    if not any(m is not None and m.any() for m in mays) or sums_exact(func, dtype, xs):
         return r
-    if order_free(func, [x for x in leaves((args, kwargs)) if isinstance(x, T)], dtype):
-        return r
-    s = seed(name, args, kwargs)
-    new = [o if m is None else as_result(o, moved(a, b, m, s), a)
-           for o, a, b, m in zip(outs, arrays, refs, mays)]
-    return type(r)(new) if isinstance(r, tuple) else new[0]
+    s = seed(name, args, xs)
+    return type(r)([o if m is None else as_result(o, moved(a, b, m, s), a)
+                    for o, a, b, m in zip(r, arrays, refs, mays)])
 
 class UlpMode(TorchFunctionMode):
     "Rounds the results of the ops in NAMES one ulp differently where inexact (see the module)."
