@@ -8,6 +8,7 @@ import pytest, torch
 import backprop_nbdev as bp
 from backprop_nbdev.checks import check_device
 from backprop_nbdev.diagnosis import check_backward
+from backprop_nbdev.training import max_epochs
 
 X, Y = bp.xor_data()
 P = bp.init_params()
@@ -125,21 +126,21 @@ def test_interrupt_stops_cleanly_and_keeps_what_was_learned(run, capfd):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     _sigint_when_handled()
     if run == 'train':
-        p, losses = bp.train(X, Y, P, epochs=bp.max_epochs)
-        assert 0 < len(losses) < bp.max_epochs
+        p, losses = bp.train(X, Y, P, epochs=max_epochs)
+        assert 0 < len(losses) < max_epochs
         # consistent: exactly len(losses) updates
         assert torch.equal(bp.train(X, Y, P, epochs=len(losses))[0].W1, p.W1)
     elif run == 'fit':
         net = bp.mlp([2, 3, 1], out_act='sigmoid')
-        losses = bp.fit(net, bp.MSELoss(), bp.SGD(net.params(), 1.0), X, Y, epochs=bp.max_epochs)
-        assert 0 < len(losses) < bp.max_epochs
+        losses = bp.fit(net, bp.MSELoss(), bp.SGD(net.params(), 1.0), X, Y, epochs=max_epochs)
+        assert 0 < len(losses) < max_epochs
     elif run == 'trainer':
-        t = bp.Trainer(X, Y).step(bp.max_epochs)
-        assert 0 < t.epoch == len(t.history) < bp.max_epochs
+        t = bp.Trainer(X, Y).step(max_epochs)
+        assert 0 < t.epoch == len(t.history) < max_epochs
         assert t.history == bp.Trainer(X, Y).step(t.epoch).history
     else:
-        Pe, L = bp.train_ensemble(X, Y, bp.init_ensemble([0, 1]), epochs=bp.max_epochs)
-        assert 0 < len(L) < bp.max_epochs and bool(torch.isfinite(L).all())
+        Pe, L = bp.train_ensemble(X, Y, bp.init_ensemble([0, 1]), epochs=max_epochs)
+        assert 0 < len(L) < max_epochs and bool(torch.isfinite(L).all())
     assert 'interrupted after' in capfd.readouterr().err
     # the handler is put back
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
@@ -333,10 +334,10 @@ def test_interrupt_autograd_loops(run, capfd):
     "Ctrl-C in the autograd lesson's loops: a clean stop with what was computed, no traceback."
     _sigint_when_handled()
     if run == 'train_autograd':
-        p, losses = bp.train_autograd(X, Y, P, epochs=bp.max_epochs)
-        assert 0 < len(losses) < bp.max_epochs
+        p, losses = bp.train_autograd(X, Y, P, epochs=max_epochs)
+        assert 0 < len(losses) < max_epochs
     else:
-        gaps, sizes = bp.grad_gaps(X, Y, P, epochs=bp.max_epochs)
+        gaps, sizes = bp.grad_gaps(X, Y, P, epochs=max_epochs)
         assert all(g >= 0 for g in gaps)
     assert 'interrupted after' in capfd.readouterr().err
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
