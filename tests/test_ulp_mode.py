@@ -12,7 +12,8 @@ def run(code, ulp=True):
     "Run `code` in a new Python with the mode on (or off); return what it prints as JSON."
     env = {k: v for k, v in os.environ.items() if k not in ('BACKPROP_ULP', 'PYTHONPATH')}
     if ulp:
-        env.update(BACKPROP_ULP='1', PYTHONPATH=str(root / 'tools' / 'ulp'))
+        env.update(BACKPROP_ULP='1', PYTHONPATH=str(root / 'tools' / 'ulp'),
+                   PYTHONDONTWRITEBYTECODE='1')   # no __pycache__ left in tools/ulp
     r = subprocess.run([sys.executable, '-c', PRELUDE + code], env=env, capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr

@@ -15,7 +15,8 @@ args=("$@")
 [[ " $* " == *" --n_workers"* ]] || args+=(--n_workers 2)
 logs=${CPU_PATHS_LOGS:-$(mktemp -d)}
 mkdir -p "$logs"
-ulp="BACKPROP_ULP=1 PYTHONPATH=$PWD/tools/ulp${PYTHONPATH:+:$PYTHONPATH}"
+# (PYTHONDONTWRITEBYTECODE: no __pycache__ left in tools/ulp by the start-up hook)
+ulp="BACKPROP_ULP=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$PWD/tools/ulp${PYTHONPATH:+:$PYTHONPATH}"
 paths=(
   "native|"
   "mkl-avx512|MKL_ENABLE_INSTRUCTIONS=AVX512"
@@ -118,7 +119,7 @@ for p in "${paths[@]}"; do
   [ "$settings" != "$ulp" ] || [[ "$desc" == *one-ulp* ]] || rc=2   # the mode must really be on
   verdict=pass
   [ $rc -eq 0 ] || { verdict=FAIL; failed+=("$name"); }
-  printf '%-14s %-31s %s | %s in %s s\n' "$name" "${settings%% PYTHONPATH*}" "$desc" "$verdict" \
+  printf '%-14s %-31s %s | %s in %s s\n' "$name" "${settings%% PYTHON*}" "$desc" "$verdict" \
     "${secs[$name]}"
   [ $rc -eq 0 ] || .venv/bin/python -c "$summary" "$log" | sed 's/^/    /'
   [ "$settings" = "$ulp" ] || same[${desc##*| bits }]+=" $name"

@@ -22,7 +22,9 @@ def then_enter_mode(exec_module):
         exec_module(module)
         # absolute: a relative PYTHONPATH entry breaks once the process changes directory
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        keep, sys.dont_write_bytecode = sys.dont_write_bytecode, True   # no __pycache__ in tools/
         import ulp_mode
+        sys.dont_write_bytecode = keep
         ulp_mode.install()
     return run
 
