@@ -48,7 +48,8 @@ def test_no_issue_talk():
     "Notebooks, README, tools, benchmarks speak of the project alone: no issues, no seed talk."
     texts = {p: p.read_text() for p in [*NBS, root / 'README.md',
                                         *(root / 'benchmarks').glob('*.py'),
-                                        *(p for p in (root / 'tools').rglob('*') if p.is_file())]}
+                                        *(p for p in (root / 'tools').rglob('*')
+                                          if p.is_file() and '__pycache__' not in p.parts)]}
     for p, t in texts.items():
         bad_words = (r'\bthe issue\b', r'\bissue \d+', r'\bissues?\b(?! of)',
                      r'\boriginal notebook\b')
