@@ -7,6 +7,20 @@ imported by name where it is needed. The widgets load on first use, so that a sc
 """
 __version__ = "0.1.0"
 
+import os as _os
+import signal as _signal
+import sys as _sys
+
+def interrupted_while_loading(signum, frame):
+    "Ctrl-C while `backprop-train` is still importing torch: one line, exit code 130, nothing done."
+    _sys.stderr.write("backprop-train: error: interrupted while starting; nothing was done\n")
+    _os._exit(130)
+
+# the console script imports this package (torch: seconds) before its own Ctrl-C handling begins
+if (_sys.argv and _os.path.basename(_sys.argv[0]) == 'backprop-train'
+        and _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler):
+    _signal.signal(_signal.SIGINT, interrupted_while_loading)
+
 from .dataset import *
 from .params import *
 from .activations import *

@@ -7,10 +7,10 @@ __all__ = ['DATASETS', 'DTYPES', 'OUTPUTS', 'make_dataset', 'make_parser', 'chec
            'write_outputs', 'run', 'evaluate', 'main']
 
 # %% ../nbs/A7_cli.ipynb #95a6423f
-import argparse, json, os, sys, time
+import argparse, json, os, signal, sys, time
 import torch
 from fastprogress.fastprogress import progress_bar
-from . import __version__
+from . import __version__, interrupted_while_loading
 from .checks import check_positive, check_int, check_seed, describe
 from .runtime import stoppable, threads_for, forward_work
 from .datasets2d import generators_2d, make_2d
@@ -247,6 +247,9 @@ def _main(argv):
 
 def main(argv=None):
     "The `backprop-train` command: parse `argv` (default: sys.argv[1:]), run, return the exit code."
+    # loaded: from here a Ctrl-C raises KeyboardInterrupt, which the run turns into its report
+    if signal.getsignal(signal.SIGINT) is interrupted_while_loading:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try: return _main(argv)
     # a second Ctrl-C, or one outside training
     except KeyboardInterrupt: return _error("interrupted", 130)

@@ -279,3 +279,16 @@ def test_bad_load_targets_exit_2(tmp_path):
     for k in r:
         code, out, err = r[k]
         assert code == 2 and err.count('\n') == 1 and 'Traceback' not in err, (k, r[k])
+
+
+@pytest.mark.skipif(not os.path.exists(SCRIPT),
+                    reason='console script backprop-train not installed (pip install -e .)')
+@pytest.mark.parametrize('delay', [0.3, 0.8])   # after Python's own start-up
+def test_interrupt_while_starting(tmp_path, delay):
+    "Ctrl-C in the first moments, while torch is still loading: one line, exit 130, no traceback."
+    p = start('--epochs', '1000000', '--out', str(tmp_path / 'run'), '--no-progress', cmd=[SCRIPT])
+    time.sleep(delay)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and 'Traceback' not in err, (out, err)
+    assert len(err.splitlines()) == 1 and err.startswith('backprop-train: error: interrupted'), err
