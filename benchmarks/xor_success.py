@@ -9,7 +9,7 @@ A seed succeeds if its network, initialised exactly as
 (the course's settings; `train_ensemble`, bit-identical to `train` for h <= 4, within float
 rounding above), classifies all four XOR points right (ŷ > 0.5 for the 1s, below for the 0s).
 Failures are split by their final loss: 'plateau' if it is still >= 0.2 (never left the 0.25
-plateau, or went back), 'local min' if it left the plateau but ends with a point wrong.
+plateau, or went back), 'elsewhere' if it left the plateau but ends with a point wrong.
 'left plateau' is the first epoch with loss < 0.2, median over the seeds that got there. ± is the
 binomial standard error sqrt(p(1-p)/n).
 Finally the h = 3 failures of both inits are trained again, from the same start, for `--long`
@@ -46,7 +46,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     seeds = range(a.seeds)
-    head = ['h / init', 'solved', 'success rate', 'stuck: plateau', 'stuck: local min',
+    head = ['h / init', 'solved', 'success rate', 'stuck: plateau', 'stuck: elsewhere',
             'left plateau (median epoch)', 'seconds']
     print(f"XOR, 2-h-1 sigmoid + MSE, lr 1.0, {a.epochs} epochs, seeds 0..{a.seeds - 1}, "
           f"torch.set_num_threads({a.threads})\n")
