@@ -3,8 +3,9 @@
 # ATen's kernel level, pass/fail, and under a failure the first failing cell of each notebook.
 # Extra arguments go to nbdev_test (e.g. --path nbs/08_training.ipynb); CPU_PATHS="native one-ulp"
 # runs only those paths; full logs stay in $CPU_PATHS_LOGS (default: a new temporary directory).
-# A forced path can only restrict what the CPU has, so several may be one path: the last lines say
-# which paths computed the same bits. The one-ulp path (tools/ulp) is the same on every CPU.
+# A forced path can only restrict what the CPU has, so several may be one path: a path whose probe
+# computes the same bits as an earlier one is not run again (CPU_PATHS_ALL=1 runs it anyway), and
+# the last lines say which paths were one. The one-ulp path (tools/ulp) is the same on every CPU.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export MPLBACKEND=Agg
@@ -111,6 +112,13 @@ for p in "${paths[@]}"; do
   log="$logs/$name.log"
   # shellcheck disable=SC2086  # settings: VAR=value words
   desc=$(env $settings .venv/bin/python -c "$probe" 2>&1 | tail -1)
+  key=${desc##*| bits }
+  if [ "$settings" != "$ulp" ] && [ -n "${same[$key]:-}" ] && [ -z "${CPU_PATHS_ALL:-}" ]; then
+    printf '%-14s %-31s %s | the path%s took: not run again\n' "$name" "$settings" "$desc" \
+      "${same[$key]}"
+    same[$key]+=" $name"
+    continue
+  fi
   start=$(date +%s)
   # shellcheck disable=SC2086
   env $settings .venv/bin/nbdev_test "${args[@]}" >"$log" 2>&1
@@ -122,7 +130,7 @@ for p in "${paths[@]}"; do
   printf '%-14s %-31s %s | %s in %s s\n' "$name" "${settings%% PYTHON*}" "$desc" "$verdict" \
     "${secs[$name]}"
   [ $rc -eq 0 ] || .venv/bin/python -c "$summary" "$log" | sed 's/^/    /'
-  [ "$settings" = "$ulp" ] || same[${desc##*| bits }]+=" $name"
+  [ "$settings" = "$ulp" ] || same[$key]+=" $name"
 done
 for key in "${!same[@]}"; do
   set -- ${same[$key]}

@@ -19,9 +19,11 @@ inputs and of the element's own value (and reference): two elements computed fro
 one call (identical columns of W) stay equal, as they do in a real kernel.
 
 Integer, bool, complex and half-precision results, calls with `out=`, and all other ops pass
-through. Gradients are those of the unperturbed op: a moved result is returned as
-`r + (new - r)` with the change a constant. Torch keeps the mode stack per thread: `install`
-enters the mode in the calling thread and in every thread started afterwards.
+through. Autograd is untouched: a fresh result is changed where it lies (its grad_fn and version
+stay; an op whose backward reads its own output, like norm, then reads the changed one), any
+other result is returned as `r + (new - r)` with the change a constant. Only calls made from
+Python are seen: the backward pass runs unchanged. Torch keeps the mode stack per thread:
+`install` enters the mode in the calling thread and in every thread started afterwards.
 """
 import hashlib, threading
 import numpy as np
@@ -67,11 +69,9 @@ NAMES = {f: kernel_name(f) for f in OPS}
 ORDER_FREE_IF_INTEGER = {F32: frozenset(final_rounding()),
                          F64: frozenset(matmul_like() + final_rounding() + plain_sums())}
 BY_DIMS = {(2, 2): 'mm', (2, 1): 'mv', (1, 1): 'dot', (3, 3): 'bmm'}
-# per float dtype: the unsigned type of its bits, their number, two odd multipliers, top bits
-U32 = (np.uint32, 32, np.uint32(0x9E3779B1), np.uint32(0x85EBCA6B), np.uint32(1 << 31),
-       np.uint32(1 << 30))
-U64 = (np.uint64, 64, np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9),
-       np.uint64(1 << 63), np.uint64(1 << 62))
+# per float dtype: the unsigned type of its bits, their number, an odd multiplier, the top bits
+U32 = (np.uint32, 32, np.uint32(0x9E3779B1), np.uint32(1 << 31), np.uint32(1 << 30))
+U64 = (np.uint64, 64, np.uint64(0x9E3779B97F4A7C15), np.uint64(1 << 63), np.uint64(1 << 62))
 HASH = {np.dtype(np.float32): U32, np.dtype(np.uint32): U32,
         np.dtype(np.float64): U64, np.dtype(np.uint64): U64}
 
@@ -93,27 +93,25 @@ def leaves(args, kwargs):
         out += [k, *leaves([kwargs[k]], {})]
     return out
 
-def feed(h, leaf):
-    "Add one argument to the hash: a tensor by shape, strides, dtype and bytes, the rest by repr."
-    if not isinstance(leaf, T):
-        h.update(repr(leaf).encode())
-        return
-    h.update(f'{tuple(leaf.shape)}{leaf.stride()}{leaf.dtype}'.encode())
-    h.update(np.ascontiguousarray(leaf.detach().numpy()))
+def describe(leaf):
+    "An argument's description for the hash: a tensor's shape, strides and dtype, else its repr."
+    if isinstance(leaf, T):
+        return f'{tuple(leaf.shape)}{leaf.stride()}{leaf.dtype}'
+    return repr(leaf)
 
 def seed(name, args, xs):
     "A 64-bit hash of the op and all its inputs xs: the same op on the same inputs, the same seed."
-    h = hashlib.blake2b(op_name(name, args).encode(), digest_size=8)
-    for leaf in xs:
-        feed(h, leaf)
+    h = hashlib.blake2b(f'{op_name(name, args)}{[describe(x) for x in xs]}'.encode(), digest_size=8)
+    for x in xs:
+        if isinstance(x, T):
+            h.update(np.ascontiguousarray(x.detach().numpy()))
     return int.from_bytes(h.digest(), 'little')
 
 def coins(s, a):
     """A hash per element of a (flat) from the seed s and the element's value alone: equal elements
     of one call (equal columns of W) get equal coins. Its top bit says move, the next bit up."""
-    u, width, m1, m2 = HASH[a.dtype][:4]
-    z = (a.view(u) ^ u(s & ((1 << width) - 1))) * m1    # multiplying: each bit reaches the top
-    return (z ^ (z >> u(width // 2))) * m2
+    u, width, m = HASH[a.dtype][:3]
+    return (a.view(u) ^ u(s & ((1 << width) - 1))) * m    # multiplying: each bit reaches the top
 
 def readable(x):
     "x as a numpy array sharing its memory; None for a tensor numpy cannot read (sparse, wrapped)."
@@ -146,9 +144,16 @@ def widen(v):
         return {k: widen(x) for k, x in v.items()}
     return F64 if v is F32 else v
 
+def widen_all(args):
+    "widen on a call's positional arguments, without recursion when they are all tensors."
+    if all(isinstance(x, T) for x in args):
+        return [x.detach().double() if x.dtype == F32 else x for x in args]
+    return widen(args)
+
 def reference(func, args, kwargs):
     "The op on float64 copies of its float32 inputs: flat arrays (None where it gives no tensor)."
-    ref = func(*widen(args), **widen(kwargs))   # detached inputs: nothing is recorded for autograd
+    # detached inputs: nothing is recorded for autograd
+    ref = func(*widen_all(args), **(widen(kwargs) if kwargs else {}))
     refs = ref if isinstance(ref, tuple) else [ref]
     return [x.numpy().reshape(-1) if isinstance(x, T) else None for x in refs]
 
@@ -156,22 +161,29 @@ def candidates(a, ref):
     "Elements that may move: the inexact ones when there is a reference, else finite nonzero ones."
     return (a != (0 if ref is None else ref)) & np.isfinite(a)
 
-def moved(a, ref, may, s):
-    "a (flat) with about half the elements `may` allows moved one ulp: towards ref, or by a coin."
+def nudge(out, a, ref, may, s):
+    "Into out (flat): a with about half the elements `may` allows one ulp off, towards ref or not."
     z = coins(s, a)
-    top, second = HASH[a.dtype][4:]
-    up = ref > a if ref is not None else z & second != 0
+    top, second = HASH[a.dtype][3:]
+    up = ref > a if ref is not None else (z & second) != 0
     inf = a.dtype.type(np.inf)
-    return np.where(may & (z >= top), np.nextafter(a, np.where(up, inf, -inf)), a)
+    np.copyto(out, np.nextafter(a, np.where(up, inf, -inf)), where=may & (z >= top))
 
-def as_result(r, new, a):
-    "The new values (flat) as a tensor shaped like r; under autograd the change is a constant."
+def moved(r, a, ref, may, s, xs):
+    """r rounded one ulp differently where `may` and the coins say. A fresh contiguous result is
+    changed where it lies (autograd's graph, grad_fn and version stay as they are); a view, or an
+    input handed back, is copied first and the change added as a constant."""
+    if r._base is None and r.is_contiguous() and not any(r is x for x in xs):
+        nudge(a, a, ref, may, s)
+        return r
+    new = a.copy()
+    nudge(new, a, ref, may, s)
     if r.requires_grad:
         return r + torch.from_numpy((new - a).reshape(r.shape))
     return torch.from_numpy(new.reshape(r.shape))
 
 def array(r):
-    "A float32 or float64 result as a flat numpy array; None for any other result."
+    "A float32 or float64 result as a flat numpy array (a view when r is contiguous), or None."
     a = readable(r) if isinstance(r, T) and r.dtype in (F32, F64) else None
     return None if a is None else a.reshape(-1)
 
@@ -196,7 +208,7 @@ def perturb(name, func, args, kwargs, r):
     xs = leaves(args, kwargs)
     if sums_exact(func, r.dtype, xs):
         return r
-    return as_result(r, moved(a, ref, may, seed(name, args, xs)), a)
+    return moved(r, a, ref, may, seed(name, args, xs), xs)
 
 def perturb_fields(name, func, args, kwargs, r):
     "perturb for an op returning a tuple (lstsq): each float field of one dtype, one seed."
@@ -212,7 +224,7 @@ def perturb_fields(name, func, args, kwargs, r):
     if not any(m is not None and m.any() for m in mays) or sums_exact(func, dtype, xs):
         return r
     s = seed(name, args, xs)
-    return type(r)([o if m is None else as_result(o, moved(a, b, m, s), a)
+    return type(r)([o if m is None else moved(o, a, b, m, s, xs)
                     for o, a, b, m in zip(r, arrays, refs, mays)])
 
 class UlpMode(TorchFunctionMode):
