@@ -114,8 +114,9 @@ for p in "${paths[@]}"; do
   desc=$(env $settings .venv/bin/python -c "$probe" 2>&1 | tail -1)
   key=${desc##*| bits }
   if [ "$settings" != "$ulp" ] && [ -n "${same[$key]:-}" ] && [ -z "${CPU_PATHS_ALL:-}" ]; then
-    printf '%-14s %-31s %s | the path%s took: not run again\n' "$name" "$settings" "$desc" \
-      "${same[$key]}"
+    first=(${same[$key]})
+    printf '%-14s %-31s %s | same bits as %s: not run again\n' "$name" "$settings" "$desc" \
+      "${first[0]}"
     same[$key]+=" $name"
     continue
   fi
