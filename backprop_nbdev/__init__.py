@@ -21,22 +21,22 @@ if (_sys.argv and _os.path.basename(_sys.argv[0]) == 'backprop-train'
         and _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler):
     _signal.signal(_signal.SIGINT, interrupted_while_loading)
 
-from .dataset import *
+from .xor import *
 from .params import *
 from .activations import *
 from .forward import *
 from .loss import *
 from .backward import *
-from .update import *
-from .training import *
+from .sgd import *
+from .loop import *
 from .evaluation import *
 from .viz import *
 from .autograd import *
 from .gradcheck import *
 from .diagnosis import *
 from .layers import *
-from .losses_optim import *
-from .datasets2d import *
+from .optim import *
+from .datasets import *
 from .trainer import *
 from .failures import *
 from .ensemble import *
@@ -44,7 +44,7 @@ from .io import *
 
 _LAZY = {'Playground': 'playground', 'Stepper': 'stepper'}
 _MODULES = ('dataset params activations forward loss backward update training evaluation viz '
-            'autograd gradcheck diagnosis layers losses_optim datasets2d trainer failures '
+            'autograd gradcheck diagnosis layers optim datasets trainer failures '
             'ensemble io').split()
 
 def _public(m):

@@ -14,8 +14,8 @@ from .params import Params
 from .forward import forward
 from .loss import mse
 from .backward import Grads, backward, autograd_steps
-from .update import sgd_step
-from .training import DivergenceError, max_epochs, check_xy
+from .sgd import sgd_step
+from .loop import DivergenceError, max_epochs, check_xy
 
 # %% ../nbs/11_autograd.ipynb #31240f69
 def _leaves(params):

@@ -13,12 +13,12 @@ from fastprogress.fastprogress import progress_bar
 from . import __version__, interrupted_while_loading
 from .checks import check_positive, check_int, check_seed, describe
 from .runtime import stoppable, threads_for, forward_work
-from .datasets2d import generators_2d, make_2d
+from .datasets import generators_2d, make_2d
 from .activations import ACTIVATIONS
-from .training import DivergenceError, max_epochs
+from .loop import DivergenceError, max_epochs
 from .evaluation import accuracy
 from .viz import plot_loss, plot_decision_boundary
-from .losses_optim import LOSSES, BINARY_LOSSES
+from .optim import LOSSES, BINARY_LOSSES
 from .trainer import Trainer, max_hidden, max_depth
 from .io import save_model, load_model, data_fingerprint, atomic_write, check_writable
 

@@ -14,7 +14,7 @@ from .activations import sigmoid_grad
 from .forward import Cache
 from .loss import mse_grad
 from .backward import Grads, Steps, QUANTITIES
-from .dataset import xor_data
+from .xor import xor_data
 from .gradcheck import (
     rel_error, reference_forward, reference_steps, HIDDEN_ACTS, REFERENCE_LOSSES)
 

@@ -15,7 +15,7 @@ from .params import Params, check_params, init_params, max_weights
 from .activations import sigmoid, sigmoid_grad
 from .forward import Cache
 from .backward import Grads
-from .training import DivergenceError, max_epochs
+from .loop import DivergenceError, max_epochs
 
 # %% ../nbs/22_ensemble.ipynb #2e5d246a
 max_networks = 10_000   # networks in one ensemble: a cap on the memory and time of one call

@@ -17,7 +17,7 @@ from .checks import check_tensor, check_matrix, check_like, check_finite, descri
 from .params import Params, max_weights
 from .activations import ACTIVATIONS
 from .layers import Linear, Activation, Sequential, ACTIVATION_LAYERS, from_params
-from .losses_optim import LOSSES, BINARY_LOSSES
+from .optim import LOSSES, BINARY_LOSSES
 
 # %% ../nbs/A6_io.ipynb #f1225885
 def _check_path(path, name='path'):

@@ -18,9 +18,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from .checks import check_int, check_number
 from .runtime import threads_for
 from .activations import ACTIVATIONS
-from .training import DivergenceError
+from .loop import DivergenceError
 from .viz import plot_loss, plot_decision_boundary, CMAP, ALPHA
-from .datasets2d import generators_2d, make_2d, split_data
+from .datasets import generators_2d, make_2d, split_data
 from .trainer import Trainer, max_depth
 # Stepper: the package's API finds it here
 from .stepper import has_frontend, Stepper

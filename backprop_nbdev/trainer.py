@@ -17,9 +17,9 @@ from .runtime import stoppable, report_stop, threads_for, forward_work
 from .params import max_scale
 from .activations import ACTIVATIONS
 from .evaluation import accuracy
-from .training import DivergenceError, max_epochs
+from .loop import DivergenceError, max_epochs
 from .layers import Activation, mlp
-from .losses_optim import (
+from .optim import (
     LOSSES, BINARY_LOSSES, SGD, Batches, l2_grads, run_epoch, check_last_update)
 
 # %% ../nbs/18_trainer.ipynb #17000007

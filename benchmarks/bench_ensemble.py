@@ -25,9 +25,9 @@ Memory, two measures, both above what existed before training started:
 """
 import argparse, time, tracemalloc
 import torch
-from backprop_nbdev.dataset import xor_data
+from backprop_nbdev.xor import xor_data
 from backprop_nbdev.params import init_params
-from backprop_nbdev.training import train
+from backprop_nbdev.loop import train
 from backprop_nbdev.ensemble import init_ensemble, train_ensemble, member
 from backprop_nbdev.evaluation import Table
 from _common import torch_peak

@@ -26,8 +26,8 @@ import argparse, functools, os, statistics, time
 import torch
 import torch.nn.functional as F
 from backprop_nbdev.layers import mlp
-from backprop_nbdev.losses_optim import MSELoss, BCEWithLogitsLoss, SoftmaxCrossEntropy, SGD
-from backprop_nbdev.datasets2d import xor4, moons, load_digits_split
+from backprop_nbdev.optim import MSELoss, BCEWithLogitsLoss, SoftmaxCrossEntropy, SGD
+from backprop_nbdev.datasets import xor4, moons, load_digits_split
 from backprop_nbdev.evaluation import Table
 from _common import torch_peak
 

@@ -17,7 +17,7 @@ epochs: is "stuck" permanent, or only a matter of budget?
 """
 import argparse, time
 import torch
-from backprop_nbdev.dataset import xor_data
+from backprop_nbdev.xor import xor_data
 from backprop_nbdev.ensemble import (init_ensemble, train_ensemble, ensemble_forward,
                                      ensemble_accuracy, solves, first_below)
 from backprop_nbdev.evaluation import Table

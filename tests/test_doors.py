@@ -8,7 +8,7 @@ import pytest, torch
 import backprop_nbdev as bp
 from backprop_nbdev.checks import check_device
 from backprop_nbdev.diagnosis import check_backward
-from backprop_nbdev.training import max_epochs
+from backprop_nbdev.loop import max_epochs
 
 X, Y = bp.xor_data()
 P = bp.init_params()
@@ -322,7 +322,7 @@ def test_trainer_configs():
 
 def test_run_epoch_is_fits_epoch():
     "The public epoch engine: one full batch is exactly one of fit's epochs."
-    from backprop_nbdev.losses_optim import run_epoch, Batches
+    from backprop_nbdev.optim import run_epoch, Batches
     a, b = bp.mlp([2, 3, 1], out_act='sigmoid'), bp.mlp([2, 3, 1], out_act='sigmoid')
     L = run_epoch(a, bp.MSELoss(), bp.SGD(a.params(), 1.0), Batches(X, Y), 0.0, 1, [])
     assert [L] == bp.fit(b, bp.MSELoss(), bp.SGD(b.params(), 1.0), X, Y, epochs=1)

@@ -410,7 +410,7 @@ def test_playground_in_jupyterlab(tmp_path):
 
 
 STEPPER = """import torch
-from backprop_nbdev.dataset import xor_data
+from backprop_nbdev.xor import xor_data
 from backprop_nbdev.params import init_params
 from backprop_nbdev.stepper import Stepper
 Stepper(*xor_data(), init_params())"""

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the notebooks (nbdev_test) once per CPU code path, one line per path: the branch MKL took,
 # ATen's kernel level, pass/fail, and under a failure the first failing cell of each notebook.
-# Extra arguments go to nbdev_test (e.g. --path nbs/08_training.ipynb); CPU_PATHS="native one-ulp"
+# Extra arguments go to nbdev_test (e.g. --path nbs/08_loop.ipynb); CPU_PATHS="native one-ulp"
 # runs only those paths; full logs stay in $CPU_PATHS_LOGS (default: a new temporary directory).
 # A forced path can only restrict what the CPU has, so several may be one path: a path whose probe
 # computes the same bits as an earlier one is not run again (CPU_PATHS_ALL=1 runs it anyway), and

@@ -14,7 +14,7 @@ from backprop_nbdev.checks import (
     check_int, check_number, check_seed, check_choice, check_matrix, check_like, check_dtype,
     check_device,
     describe)
-from .dataset import xor_data
+from .xor import xor_data
 
 # %% ../nbs/17_datasets.ipynb #3ac79762
 max_points = 1_000_000
