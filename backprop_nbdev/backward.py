@@ -41,21 +41,22 @@ class Quantity(NamedTuple):
     equation: str
     shape: str
 
-QUANTITIES = (
-    Quantity('z1', 'z₁', 'z₁ = X·W₁ + b₁', '(n, n_hidden)'),
-    Quantity('h', 'h', 'h = σ(z₁)', '(n, n_hidden)'),
-    Quantity('z2', 'z₂', 'z₂ = h·W₂ + b₂', '(n, n_out)'),
-    Quantity('y_pred', 'ŷ', 'ŷ = σ(z₂)', '(n, n_out)'),
-    Quantity('L', 'L', 'L = mean((ŷ − y)²)', '()'),
-    Quantity('dy_pred', 'δŷ', 'δŷ = 2(ŷ − y) / N', '(n, n_out)'),
-    Quantity('dz2', 'δz₂', 'δz₂ = δŷ ⊙ ŷ(1 − ŷ)', '(n, n_out)'),
-    Quantity('dW2', 'δW₂', 'δW₂ = hᵀ·δz₂', '(n_hidden, n_out)'),
-    Quantity('db2', 'δb₂', 'δb₂ = Σ rows of δz₂', '(n_out,)'),
-    Quantity('dh', 'δh', 'δh = δz₂·W₂ᵀ', '(n, n_hidden)'),
-    Quantity('dz1', 'δz₁', 'δz₁ = δh ⊙ h(1 − h)', '(n, n_hidden)'),
-    Quantity('dW1', 'δW₁', 'δW₁ = Xᵀ·δz₁', '(n_in, n_hidden)'),
-    Quantity('db1', 'δb₁', 'δb₁ = Σ rows of δz₁', '(n_hidden,)'),
-)
+# one row a quantity: name | symbol | equation | shape
+QUANTITIES = tuple(Quantity(*row.split(' | ')) for row in """
+z1 | z₁ | z₁ = X·W₁ + b₁ | (n, n_hidden)
+h | h | h = σ(z₁) | (n, n_hidden)
+z2 | z₂ | z₂ = h·W₂ + b₂ | (n, n_out)
+y_pred | ŷ | ŷ = σ(z₂) | (n, n_out)
+L | L | L = mean((ŷ − y)²) | ()
+dy_pred | δŷ | δŷ = 2(ŷ − y) / N | (n, n_out)
+dz2 | δz₂ | δz₂ = δŷ ⊙ ŷ(1 − ŷ) | (n, n_out)
+dW2 | δW₂ | δW₂ = hᵀ·δz₂ | (n_hidden, n_out)
+db2 | δb₂ | δb₂ = Σ rows of δz₂ | (n_out,)
+dh | δh | δh = δz₂·W₂ᵀ | (n, n_hidden)
+dz1 | δz₁ | δz₁ = δh ⊙ h(1 − h) | (n, n_hidden)
+dW1 | δW₁ | δW₁ = Xᵀ·δz₁ | (n_in, n_hidden)
+db1 | δb₁ | δb₁ = Σ rows of δz₁ | (n_hidden,)
+""".strip().splitlines())
 
 # %% ../nbs/06_backward.ipynb #e7c2f6db
 def autograd_steps(X, y, params, act=sigmoid, loss=mse):
