@@ -43,7 +43,7 @@ from .ensemble import *
 from .io import *
 
 _LAZY = {'Playground': 'playground', 'Stepper': 'stepper'}
-_MODULES = ('dataset params activations forward loss backward update training evaluation viz '
+_MODULES = ('xor params activations forward loss backward sgd loop evaluation viz '
             'autograd gradcheck diagnosis layers optim datasets trainer failures '
             'ensemble io').split()
 
