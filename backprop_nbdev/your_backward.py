@@ -6,7 +6,7 @@
 __all__ = ['GRAD_NAMES', 'CONTRACT', 'BackwardError', 'as_grads', 'check_grads', 'crash_site', 'run_backward', 'gap_bound',
            'wire_gaps', 'check_contract', 'BackwardTrainer', 'get_backward', 'set_backward']
 
-# %% ../nbs/24_your_backward.ipynb #14d99b9e
+# %% ../nbs/24_your_backward.ipynb #76ef316f
 import math, linecache, traceback
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from .loop import DivergenceError, max_epochs
 from .trainer import Trainer
 from .playground import Playground, CONTROLS
 
-# %% ../nbs/24_your_backward.ipynb #ac192128
+# %% ../nbs/24_your_backward.ipynb #348a4150
 class BackwardError(ValueError):
     "A learner's backward pass raised, or returned something that is not a gradient."
 
@@ -35,7 +35,7 @@ def as_grads(out):
     if isinstance(out, tuple) and len(out) == 8: return as_grads(Steps(*out))
     return None
 
-# %% ../nbs/24_your_backward.ipynb #ca07bf9b
+# %% ../nbs/24_your_backward.ipynb #1bae0983
 def check_grads(out, params, name='backward'):
     "`out` as Grads: one finite tensor per parameter, of its shape and dtype; else raise."
     g = as_grads(out)
@@ -50,7 +50,7 @@ def check_grads(out, params, name='backward'):
             raise BackwardError(f"{name}'s {k} must be finite, got NaN or inf in {describe(v)}")
     return Grads(*(v.detach() for v in g))
 
-# %% ../nbs/24_your_backward.ipynb #1f3729ac
+# %% ../nbs/24_your_backward.ipynb #ba747069
 def crash_site(fn, e):
     "Where in `fn` exception `e` was raised: ' at line N: `code`', or '' if not in fn's own code."
     code = getattr(fn, '__code__', None)
@@ -68,7 +68,7 @@ def run_backward(fn, X, y, params, cache):
         raise BackwardError(f"{name} raised {type(e).__name__}{crash_site(fn, e)}: {e}") from e
     return check_grads(out, params, name)
 
-# %% ../nbs/24_your_backward.ipynb #66a1101d
+# %% ../nbs/24_your_backward.ipynb #7a259283
 def gap_bound(n, dtype):
     "The largest gap rounding explains, for a batch of `n` in `dtype`: (n + 16)·u."
     return (n + 16) * torch.finfo(dtype).eps / 2
@@ -84,7 +84,7 @@ def wire_gaps(mine, X, y, params):
     gaps = [(m - r).abs() / s.clamp(min=tiny) for m, r, s in zip(mine, ref, scale)]
     return torch.cat([t.flatten() for t in gaps])
 
-# %% ../nbs/24_your_backward.ipynb #eaaad926
+# %% ../nbs/24_your_backward.ipynb #d97f9a87
 CONTRACT = dict(depth=1, activation='sigmoid', loss='mse', l2=0.0, batch_size=None)
 
 def check_contract(t):
@@ -94,7 +94,7 @@ def check_contract(t):
             raise ValueError(f"backward= trains one sigmoid hidden layer, MSE loss, "
                              f"the full batch: {k} must be {v!r}, got {getattr(t, k)!r}")
 
-# %% ../nbs/24_your_backward.ipynb #2ff3d761
+# %% ../nbs/24_your_backward.ipynb #868d488b
 class BackwardTrainer(Trainer):
     "A `Trainer` whose gradients come from `fn(X, y, params, cache)`; `gaps()` compares them."
     def __init__(self, X, y, fn, **kwargs):
@@ -110,12 +110,13 @@ class BackwardTrainer(Trainer):
 
     def gaps(self):
         "The gap of fn's gradient over the bound, per wire (W1, b1, W2, b2), as float32 numpy."
+        check_contract(self)     # a step setting moved in the playground is refused at once
         p = self.params
         g = run_backward(self.fn, self.X, self.y, p, forward(self.X, p)[1])
         bound = gap_bound(len(self.X), self.X.dtype)
         return (wire_gaps(g, self.X, self.y, p) / bound).float().numpy()
 
-# %% ../nbs/24_your_backward.ipynb #6356290e
+# %% ../nbs/24_your_backward.ipynb #57f54410
 @patch
 def step(self: BackwardTrainer, n=1):
     "Train `n` epochs of full-batch SGD on fn's gradients; each epoch's loss to `history`."
@@ -138,7 +139,7 @@ def step(self: BackwardTrainer, n=1):
         self.test_history.append((self.epoch, self._loss_on(self.X_test, self.y_test)))
     return self
 
-# %% ../nbs/24_your_backward.ipynb #7ff8149f
+# %% ../nbs/24_your_backward.ipynb #ff3d198c
 def get_backward(self): return self.__dict__.get('your_backward')
 
 def set_backward(self, fn):
@@ -156,7 +157,7 @@ def set_backward(self, fn):
 
 Playground.backward = property(get_backward, set_backward)
 
-# %% ../nbs/24_your_backward.ipynb #0aa3da1d
+# %% ../nbs/24_your_backward.ipynb #6d177bab
 @patch
 def backward_trainer(self: Playground, X, y, **kwargs):
     "The playground's trainer on the learner's backward pass, its wires in 'gap' mode."

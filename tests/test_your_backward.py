@@ -1,4 +1,4 @@
-"Guard cases of 24_your_backward: what a learner's backward pass may return, and the settings it covers."
+"Guard cases of 24_your_backward: what a learner's backward pass may return, what it covers."
 import pytest
 import torch
 from backprop_nbdev.xor import xor_data
@@ -23,7 +23,7 @@ g = backward(X, y, p, c)
     (g._replace(b2=torch.tensor([float('inf')])), "db2 must be finite"),
 ])
 def test_check_grads_refuses(out, says):
-    with pytest.raises(BackwardError, match=None) as e: check_grads(out, p)
+    with pytest.raises(BackwardError) as e: check_grads(out, p)
     assert says in str(e.value)
 
 
@@ -42,7 +42,8 @@ def test_fn_writing_into_its_arguments_leaves_the_network_alone():
 
 
 def test_an_exception_outside_fn_names_no_line():
-    with pytest.raises(BackwardError, match=r"^sum raised TypeError: "): run_backward(sum, X, y, p, c)
+    with pytest.raises(BackwardError, match=r"^sum raised TypeError: "):
+        run_backward(sum, X, y, p, c)
 
 
 def test_gap_of_the_right_gradient_in_float64():
@@ -63,6 +64,7 @@ def test_a_step_setting_moved_later_is_refused_at_the_step():
     t = BackwardTrainer(X, y, backward)
     t.batch_size = 2
     with pytest.raises(ValueError, match="batch_size must be None, got 2"): t.step(1)
+    with pytest.raises(ValueError, match="batch_size must be None, got 2"): t.gaps()
     assert t.epoch == 0
 
 
