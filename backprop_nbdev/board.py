@@ -207,10 +207,13 @@ def net_view(t, small, mode):
     "The network view's data: unit maps on the m×m grid `small`, the weights, and maybe ∂L/∂w."
     m, pts = small
     flat = lambda ts: torch.cat([p.detach().float().flatten() for p in ts]).cpu().numpy()
-    return dict(meta=dict(sizes=t.sizes, m=m, activation=t.activation, mode=mode),
+    view = dict(meta=dict(sizes=t.sizes, m=m, activation=t.activation, mode=mode),
                 maps=unit_maps(t, pts, m),
                 weights=flat(t.net.params()),
                 grads=flat(t.gradients()) if mode == 'gradients' else None)
+    if hasattr(t, 'gaps'): view['meta']['modes'] = ['weights', 'gradients', 'gap']
+    if hasattr(t, 'gaps') and mode == 'gap': view['grads'] = t.gaps()   # 24_your_backward
+    return view
 
 def grid_points(bounds, n):
     "The n² points of an n×n grid over `bounds`, as rows (x, y): rows follow y upwards."
@@ -224,7 +227,7 @@ def frame_data(t, grid, small, mode, net=True):
 
 # %% ../nbs/A4_board.ipynb #cc0076bep
 STATIC = Path(backprop_nbdev.__file__).parent / 'static'
-PAGE_FILES = ('frames.js', 'draw.js', 'board.js')
+PAGE_FILES = ('frames.js', 'gap.js', 'draw.js', 'board.js')
 
 def page_module(files=PAGE_FILES):
     "The page's one ES module: the files of `static/` in order, their imports of each other gone."

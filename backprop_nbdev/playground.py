@@ -11,6 +11,7 @@ from functools import partial
 from typing import NamedTuple
 from html import escape
 import traceback
+from importlib import import_module
 import torch
 import ipywidgets as widgets
 from matplotlib.figure import Figure
@@ -106,7 +107,7 @@ class Playground(widgets.VBox):
 
     def __init__(self, dataset='xor4', hidden=3, depth=1, activation='sigmoid', loss='mse', lr=1.0,
                  seed=42, speed=10, noise=None, test_frac=0.0, batch_size=None, l2=0.0, menus=True,
-                 grid=100, fps=None):
+                 grid=100, fps=None, backward=None):
         given = dict(dataset=dataset, hidden=hidden, depth=depth, activation=activation, loss=loss,
                      lr=lr, seed=seed, speed=speed, noise=0.1 if noise is None else noise,
                      test_frac=test_frac, batch_size=batch_size, l2=l2)
@@ -121,8 +122,11 @@ class Playground(widgets.VBox):
         self.task = None
         self.fig = None
         self.loop = running_loop()
+        if backward is not None: import_module(f'{__package__}.your_backward')   # its lesson, 24
+        self.backward = backward    # the learner's backward pass, or None: the course's
         self.trainer = self.new_trainer(start)
-        self.board = Board(fps, lut=colour_table(CMAP, ALPHA).tobytes())
+        self.board = Board(fps, lut=colour_table(CMAP, ALPHA).tobytes(),
+                           mode='weights' if backward is None else 'gap')
         self.controls = {c.name: self.make(c, start[c.name]) for c in CONTROLS}
         self.controls['noise'].disabled = dataset == 'xor4'
         self.buttons = {k: self.button(k, icon) for k, icon in
@@ -188,7 +192,8 @@ class Playground(widgets.VBox):
         self.small = (25, grid_points(self.bounds, 25))                    # the unit maps' grid
         settings = {c.name: v[c.name] for c in CONTROLS if c.applies in ('step', 'net')}
         settings['batch_size'] = settings['batch_size'] or None           # the menu's 0: all
-        return Trainer(Xtr, ytr, X_test=Xte, y_test=yte, scale=0.5, **settings)
+        make = Trainer if self.backward is None else self.backward_trainer
+        return make(Xtr, ytr, X_test=Xte, y_test=yte, scale=0.5, **settings)
 
     def use_data(self):
         "The board's points (test points marked) and bounds, and the loss plot's title."
@@ -311,7 +316,7 @@ class Playground(widgets.VBox):
         if ok and t.test_history: score += f'test {s.test_loss:.5f} · '
         h = f'{t.hidden}×{t.depth}' if t.depth > 1 else f'{t.hidden}'
         return (f'{score}net {t.sizes[0]}-{h}-{t.sizes[-1]} {t.activation} · hidden {t.hidden} · '
-                f'seed {t.seed} · frame {self.frames}')
+                f'seed {t.seed} · frame {self.frames}' + getattr(t, 'note', ''))
 
     def static_png(self):
         "The current state as one matplotlib figure (boundary, loss curves, network), PNG bytes."

@@ -3,6 +3,7 @@
 // the widget's one module (board.page_module). anywidget >= 0.9: export default { render({model,
 // el}) }.
 import {addLosses, acker, bytes, floats, frameQueue, frameRate, series} from './frames.js';
+import {nextMode} from './gap.js';
 import {NET_H, atlasPixels, boundaryPixels, drawCurve, drawNetwork, drawPoints, netData, netHit,
         readoutText, themeOf} from './draw.js';
 
@@ -98,6 +99,7 @@ function paintNetwork(v, s, f, buffers, lut) {
   v.actx.putImageData(s.atlasImg, 0, 0);
   s.net = drawNetwork(v.nctx, v.atlas, v.size + 12 + v.cw, NET_H, f.net, vals, s.theme);
   v.network.dataset.mode = f.net.mode;
+  s.modes = f.net.modes;
 }
 
 // The paint loop: one frame per animation frame, the oldest of the (at most two) waiting; the loop
@@ -251,7 +253,7 @@ function render({model, el}) {
   const loop = painter(v, model, s);
   // the toggle only sets the mode; the kernel sends the gradients with the next frame
   v.toggle.onclick = () => {
-    model.set('mode', model.get('mode') === 'weights' ? 'gradients' : 'weights');
+    model.set('mode', nextMode(model.get('mode'), s.modes));
     model.save_changes();
   };
   const unlisten = listen(model, v, s, loop);

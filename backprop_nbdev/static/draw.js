@@ -2,6 +2,7 @@
 // and keeps no state. Text and lines take their colours from `theme`, read from JupyterLab's CSS
 // variables (light or dark), so the plot reads on either.
 import {bytes, floats, num} from './frames.js';
+import {gapColour, gapLegend} from './gap.js';
 
 export const CLASS = {0: '#1f77b4', 1: '#d62728'};      // the points' classes, as the static figure
 export const CURVE = {train: '#3a8fd9', test: '#ff7f0e'};  // legible on light and dark backgrounds
@@ -231,7 +232,8 @@ function strokeWires(ctx, lay, ws, mode) {
   for (const e of ws) {
     const a = lay[e.l][e.p];
     const b = lay[e.l + 1][e.q];
-    const key = `${e.v < 0 ? 'neg' : 'pos'} ${Math.round(widthOf(e.v, mode) * 2) / 2}`;
+    const key = mode === 'gap' ? `${gapColour(e.v)} 2.5`
+      : `${e.v < 0 ? 'neg' : 'pos'} ${Math.round(widthOf(e.v, mode) * 2) / 2}`;
     if (!buckets.has(key)) buckets.set(key, []);
     e.seg = [a.x + a.s, a.y + a.s / 2, b.x, b.y + b.s / 2];
     buckets.get(key).push(e.seg);
@@ -239,7 +241,7 @@ function strokeWires(ctx, lay, ws, mode) {
   ctx.globalAlpha = 0.75;
   for (const [key, segs] of buckets) {
     const [sign, width] = key.split(' ');
-    ctx.strokeStyle = SIGN[sign];
+    ctx.strokeStyle = SIGN[sign] || sign;   // gap mode: the key holds the colour itself
     ctx.lineWidth = +width;
     ctx.beginPath();
     for (const [x0, y0, x1, y1] of segs) {
@@ -271,6 +273,7 @@ function unitLabels(ctx, lay, theme) {
 
 // What the wires mean, bottom left; the largest value, bottom right.
 function wireLegend(ctx, w, h, mode, top, theme) {
+  if (mode === 'gap') return gapLegend(ctx, w, h, top, theme);
   const y = h - 8;
   ctx.font = '11px sans-serif';
   ctx.textAlign = 'left';
@@ -293,8 +296,9 @@ function wireLegend(ctx, w, h, mode, top, theme) {
 function biasBars(ctx, lay, bs, mode) {
   for (const e of bs) {
     const u = lay[e.l][e.q];
-    ctx.fillStyle = SIGN[e.v < 0 ? 'neg' : 'pos'];
-    ctx.fillRect(u.x, u.y + u.s + 1, Math.min(u.s, widthOf(e.v, mode) * u.s / 4.3), 3);
+    ctx.fillStyle = mode === 'gap' ? gapColour(e.v) : SIGN[e.v < 0 ? 'neg' : 'pos'];
+    const full = mode === 'gap' ? u.s : widthOf(e.v, mode) * u.s / 4.3;
+    ctx.fillRect(u.x, u.y + u.s + 1, Math.min(u.s, full), 3);
     e.rect = [u.x, u.y, u.s, u.s + 4];
   }
 }
@@ -324,7 +328,7 @@ export function drawNetwork(ctx, atlas, w, h, net, vals, theme) {
 // What is under the pointer: a unit (its bias, or ∂L/∂b) or a wire (its weight, or ∂L/∂w).
 export function netHit(state, x, y) {
   if (!state) return null;
-  const d = state.mode === 'gradients' ? '∂L/∂' : '';
+  const d = {gradients: '∂L/∂', gap: 'gap/bound of ∂L/∂'}[state.mode] || '';
   for (const e of state.bs) {
     const [rx, ry, rw, rh] = e.rect;
     if (x >= rx && x <= rx + rw && y >= ry && y <= ry + rh) {
@@ -350,6 +354,7 @@ export function netHit(state, x, y) {
 // The network frame's buffers as the values its wires show, and its unit maps.
 export function netData(f, buffers) {
   const net = f.net;
-  const which = net.mode === 'gradients' && net.grads != null ? net.grads : net.weights;
+  const wired = net.mode === 'gradients' || net.mode === 'gap';
+  const which = wired && net.grads != null ? net.grads : net.weights;
   return {maps: bytes(buffers[net.maps]), vals: floats(buffers[which])};
 }
