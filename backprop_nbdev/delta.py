@@ -16,7 +16,7 @@ from .layers import Linear
 from .trainer import Trainer
 from .board import STATIC
 from .playground import Playground
-from .board import post, running_loop
+from .board import finite, post, running_loop
 
 # %% ../nbs/25_backward_signal.ipynb #25000006
 def point_passes(t):
@@ -58,8 +58,8 @@ def contributions(t, layer, i=None, j=0):
 # %% ../nbs/25_backward_signal.ipynb #25000021
 def view_data(t, index=None):
     "What the δ view draws: sizes, δ per layer for `index` or the batch mean, their scale."
-    ds = [d.tolist() for d in deltas(t, index)]
-    top = max([abs(v) for d in ds for v in d] + [1e-12])
+    ds = [[finite(v) for v in d.tolist()] for d in deltas(t, index)]   # JSON: None for NaN, inf
+    top = max([abs(v) for d in ds for v in d if v is not None] + [1e-12])
     source = 'the batch mean' if index is None else f'point {index}'
     return dict(sizes=t.sizes, deltas=ds, top=top, source=source)
 
@@ -67,8 +67,8 @@ def share_data(t, layer, i, j, bounds):
     "What the share board draws: the points, each one's share of ∂L/∂W[i, j], their sum."
     c = contributions(t, layer, i, j)
     pts = torch.column_stack([t.X[:, :2], (t.y[:, 0] > 0.5).to(t.X)]).tolist()
-    return dict(name=f'W{layer + 1}[{i + 1}, {j + 1}]', values=c.tolist(), points=pts,
-                sum=float(c.sum()), abs=float(c.abs().sum()), bounds=list(bounds))
+    return dict(name=f'W{layer + 1}[{i + 1}, {j + 1}]', values=[finite(v) for v in c.tolist()],
+                points=pts, sum=finite(c.sum()), abs=finite(c.abs().sum()), bounds=list(bounds))
 
 # %% ../nbs/25_backward_signal.ipynb #25000023
 class DeltaView(anywidget.AnyWidget):
@@ -135,4 +135,6 @@ def delta_view(self: Playground):
     src.observe(lambda ch: post(self.loop, dv.pick, ch['new']), 'value')
     # a test point (indexed after the training points) has no δ of its own: the mean instead
     self.board.on_pick = lambda k: setattr(src, 'value', k if k is None or k < n_train() else None)
+    for w, name in [(src, 'source'), (step, 'step'), (play, 'play'), (go, 'refresh')]:
+        w.add_class(f'bp-delta-{name}')
     return widgets.VBox([widgets.HBox([src, play, step, go]), dv])

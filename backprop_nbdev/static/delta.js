@@ -8,6 +8,9 @@ const BOARD = 220;
 const el = (tag, cls, css) => Object.assign(document.createElement(tag),
                                             {className: cls, style: css});
 
+// A value as text; the kernel sends null for NaN and ±inf (JSON has neither).
+const show = (v) => (v == null ? 'not finite' : v.toPrecision(3));
+
 // The colour of a signed value: orange positive, blue negative, stronger for larger |v| / top.
 function tint(v, top) {
   const a = Math.min(1, Math.abs(v) / (top || 1));
@@ -100,9 +103,9 @@ function near(a, b, x, y) {
 // Each point on a small board: a disc whose area follows its share of ∂L/∂w, its colour the sign.
 function drawShares(ctx, c) {
   ctx.clearRect(0, 0, BOARD, BOARD);
-  if (!c) return;
+  if (!c || !c.values) return;   // no wire clicked yet
   const [x0, x1, y0, y1] = c.bounds;
-  const top = Math.max(...c.values.map(Math.abs), 1e-30);
+  const top = Math.max(...c.values.map((v) => Math.abs(v || 0)), 1e-30);
   c.points.forEach(([px, py, cls], k) => {
     const x = (px - x0) / (x1 - x0) * BOARD;
     const y = BOARD - (py - y0) / (y1 - y0) * BOARD;
@@ -115,8 +118,8 @@ function drawShares(ctx, c) {
   });
   ctx.fillStyle = '#333';
   ctx.font = '11px sans-serif';
-  ctx.fillText(`${c.name}: Σ shares = ${c.sum.toPrecision(3)}`, 4, 12);
-  ctx.fillText(`Σ |share| = ${c.abs.toPrecision(3)}`, 4, 26);
+  ctx.fillText(`${c.name}: Σ shares = ${show(c.sum)}`, 4, 12);
+  ctx.fillText(`Σ |share| = ${show(c.abs)}`, 4, 26);
 }
 
 function render({model, el: root}) {
@@ -137,6 +140,10 @@ function render({model, el: root}) {
     if (d && d.sizes) lay = drawNet(net.getContext('2d'), d, model.get('step'));
     drawShares(shares.getContext('2d'), model.get('shares'));
     net.dataset.step = String(model.get('step'));
+    net.dataset.source = d && d.source ? d.source : '';
+    const c = model.get('shares');
+    shares.dataset.wire = c && c.name ? c.name : '';
+    shares.dataset.sum = c && c.name ? String(c.sum) : '';
   };
   const at = (e) => {
     const r = net.getBoundingClientRect();
@@ -149,10 +156,13 @@ function render({model, el: root}) {
     if (!h) return;
     const [a, b, c] = h.wire || [];
     tip.textContent = h.unit
-      ? `layer ${h.unit[0]}, unit ${h.unit[1] + 1}: δ = ${h.v.toPrecision(3)}`
+      ? `layer ${h.unit[0]}, unit ${h.unit[1] + 1}: δ = ${show(h.v)}`
       : `W${a + 1}[${b + 1}, ${c + 1}]: click for each point's share`;
     tip.style.left = `${x + 12}px`;
     tip.style.top = `${y + 8}px`;
+  });
+  net.addEventListener('mouseleave', () => {
+    tip.style.display = 'none';
   });
   net.addEventListener('click', (e) => {
     const [x, y] = at(e);
