@@ -55,6 +55,8 @@ function drawNet(ctx, d, step) {
     ctx.fill();
     ctx.strokeStyle = '#555';
     ctx.stroke();
+    // the colour scale is the view's largest |δ|: the number shows how small the rest is
+    if (shown(i, n, step)) label(ctx, d.deltas[i][j], u);
   }));
   const out = lay[n - 1][0];
   ctx.fillStyle = '#333';
@@ -63,6 +65,12 @@ function drawNet(ctx, d, step) {
   ctx.fillText(`δ of ${d.source}`, 4, 12);
   legend(ctx, d.top);
   return lay;
+}
+
+function label(ctx, v, u) {
+  ctx.fillStyle = '#333';
+  ctx.font = '10px sans-serif';
+  ctx.fillText(v == null ? 'not finite' : v.toPrecision(2), u.x - u.r, u.y + u.r + 11);
 }
 
 function legend(ctx, top) {
