@@ -4,8 +4,8 @@ import pytest
 import torch
 from backprop_nbdev.datasets import xor4
 from backprop_nbdev.trainer import Trainer
-from backprop_nbdev.delta import (DeltaView, contributions, deltas, point_passes, share_data,
-                                  view_data)
+from backprop_nbdev.delta import (DeltaView, contributions, deltas, follow, point_passes,
+                                  share_data, view_data)
 
 
 @pytest.fixture
@@ -66,3 +66,23 @@ def test_view_survives_a_new_trainer(t):
     box['t'] = Trainer(X[:2], y[:2], scale=0.5)
     dv.refresh()
     assert dv.view['source'] == 'the batch mean'
+
+
+def test_follow_redraws_at_most_every(t):
+    "Following, a burst of frames redraws once per `every` seconds, and never when off."
+    class Fake:
+        frames = 0
+        def frame(self, epochs): self.frames += 1
+    class View:
+        n = 0
+        def refresh(self): self.n += 1
+    pg, dv, now, on = Fake(), View(), [0.0], [True]
+    follow(pg, dv, lambda: on[0], every=0.25, clock=lambda: now[0])
+    for k in range(10):
+        now[0] = k * 0.1
+        pg.frame(None)
+    assert (pg.frames, dv.n) == (10, 4)                 # at 0, 0.3, 0.6, 0.9 s
+    on[0] = False
+    now[0] = 5.0
+    pg.frame(None)
+    assert (pg.frames, dv.n) == (11, 4)
