@@ -259,7 +259,7 @@ class Board(anywidget.AnyWidget):
         self.last = None                 # the newest frame: (head, ŷ, net)
         self.fresh = False               # the next frame answers a change: paint it first
         self.seen_event = None
-        self.nudge = None                # set by `hurry`: the play loop's nap ends at once
+        self.nudge = asyncio.Event()     # set by `hurry`: the play loop's nap ends at once
         self.on_msg(lambda _, content, buffers: post(self.loop, self.receive, content))
 
     def set_data(self, X, y, bounds, test=None):
@@ -294,11 +294,10 @@ class Board(anywidget.AnyWidget):
         "The next frame answers a change: send it when it is ready, and paint it before older ones."
         self.fresh = True
         self.pacer.due = None
-        if self.nudge is not None: self.nudge.set()
+        self.nudge.set()
 
     async def nap(self, seconds):
         "Sleep `seconds`, or less if `hurry` is called meanwhile (the pacer then starts anew)."
-        self.nudge = self.nudge or asyncio.Event()
         self.nudge.clear()
         try: await asyncio.wait_for(self.nudge.wait(), seconds)
         except asyncio.TimeoutError: return
