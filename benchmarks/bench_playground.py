@@ -7,8 +7,10 @@ Debian's Chromium (headless, through Playwright) run one cell, `Playground(...)`
 show), quiet and then with a CPU hog on every core:
 - painted fps: `bp-paint` events in the page over 10 s of Play, beside the page's own
   requestAnimationFrame rate (no canvas can be painted more often) and their ratio;
-- keydown → paint: from a keydown on the lr slider's handle to the first painted boundary computed
-  with the new lr (every frame carries the lr it was trained with), in the page's clock;
+- keydown → paint: from a keydown on the lr slider's handle (in Notebook 7, whose arrow keys never
+  reach the slider, from the mouse's move that drags the handle one step) to the first painted
+  boundary computed with the new lr (every frame carries the lr it was trained with), in the page's
+  clock;
 - kernel-status changes the page saw per second while playing (each makes JupyterLab redraw its
   status bar and the tab's icon);
 - CPU: user+system time of every process of the stack (server, kernel, Chromium, Playwright, this
