@@ -262,6 +262,7 @@ class Board(anywidget.AnyWidget):
         self.last = None                 # the newest frame: (head, ŷ, net)
         self.fresh = False               # the next frame answers a change: paint it first
         self.seen_event = None
+        self.nudge = asyncio.Event()     # set by `hurry`: the play loop's nap ends at once
         self.on_msg(lambda _, content, buffers: post(self.loop, self.receive, content))
 
     def set_data(self, X, y, bounds, test=None):
@@ -296,6 +297,14 @@ class Board(anywidget.AnyWidget):
         "The next frame answers a change: send it when it is ready, and paint it before older ones."
         self.fresh = True
         self.pacer.due = None
+        self.nudge.set()
+
+    async def nap(self, seconds):
+        "Sleep `seconds`, or less if `hurry` is called meanwhile (the pacer then starts anew)."
+        self.nudge.clear()
+        try: await asyncio.wait_for(self.nudge.wait(), seconds)
+        except asyncio.TimeoutError: return
+        self.pacer.delay()   # the frame after the hurried one is due a period later, not at once
 
     async def until_seen(self):
         "Return once some view is on screen."
@@ -354,7 +363,7 @@ async def play_loop(board, playing, frame):
     while playing():
         if not board.seen: await board.until_seen()
         await board.flow.wait()
-        await asyncio.sleep(board.pacer.delay())
+        await board.nap(board.pacer.delay())   # a change does not wait for the pacer
         if playing() and board.seen: frame()
 
 # %% ../nbs/A4_board.ipynb #eacd27a8

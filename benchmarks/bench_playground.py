@@ -7,8 +7,10 @@ Debian's Chromium (headless, through Playwright) run one cell, `Playground(...)`
 show), quiet and then with a CPU hog on every core:
 - painted fps: `bp-paint` events in the page over 10 s of Play, beside the page's own
   requestAnimationFrame rate (no canvas can be painted more often) and their ratio;
-- keydown → paint: from a keydown on the lr slider's handle to the first painted boundary computed
-  with the new lr (every frame carries the lr it was trained with), in the page's clock;
+- keydown → paint: from a keydown on the lr slider's handle (in Notebook 7, whose arrow keys never
+  reach the slider, from the mouse's move that drags the handle one step) to the first painted
+  boundary computed with the new lr (every frame carries the lr it was trained with), in the page's
+  clock;
 - kernel-status changes the page saw per second while playing (each makes JupyterLab redraw its
   status bar and the tab's icon);
 - CPU: user+system time of every process of the stack (server, kernel, Chromium, Playwright, this
@@ -29,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / 'tests'))
 from test_playground_browser import (CHROMIUM, chromium_page, free_port, jupyter,  # noqa: E402
                                      open_and_run_all)
+from backprop_nbdev.playground import LRS  # noqa: E402 (the lr slider's options, a step apart)
 
 TF = ROOT.parent / 'shared' / 'anchors' / 'tf-playground'
 TF_URL = ('index.html#dataset=xor&activation=tanh&learningRate=0.03&networkShape=4,2&seed=0.1')
@@ -66,12 +69,14 @@ PROBE = """() => {
   ctx.statusChanged.connect(() => {
     if (b.counting) b.status += 1;
   });
-  // capture: before the slider's own handler, so the time is the keydown's (or the click's)
+  // capture: before the slider's own handler, so the time is the keydown's (or the drag's move)
   const press = () => {
     b.key = {t: performance.now(), lr: b.lr};
   };
-  document.querySelector('.bp-lr .noUi-handle').addEventListener('keydown', press, true);
-  document.querySelector('.bp-lr .noUi-target').addEventListener('pointerdown', press, true);
+  // on the document, so a control drawn anew is still seen; a drag counts from the move
+  const onLr = (e) => e.target.closest && e.target.closest('.bp-lr');
+  document.addEventListener('keydown', (e) => onLr(e) && press(), true);
+  document.addEventListener('pointermove', (e) => b.drag && e.buttons && press(), true);
 }"""
 START = '() => Object.assign(__bp, {paints: 0, rafs: 0, status: 0, epochs: [], counting: true})'
 STOP = '() => { __bp.counting = false; return [__bp.paints, __bp.rafs, __bp.status, __bp.epochs]; }'
@@ -160,17 +165,16 @@ def play(page, pg, seconds):
                 epochs=(epochs[-1] - epochs[0]) / w if len(epochs) > 1 else math.nan)
 
 
-def latencies(page, pg, samples, click=False):
-    """Press the lr slider `samples` times while playing, right and left in turn: ms to the paint.
-    With `click`, click its track instead (Notebook 7 keeps arrow keys from the slider)."""
+def latencies(page, pg, samples, drag=False):
+    """Move the lr slider one step `samples` times while playing, right and left in turn: ms to
+    the paint. By its arrow keys, or with `drag` by dragging its handle one step, as a mouse does
+    (Notebook 7 keeps arrow keys from the slider)."""
     handle = pg.locator('.bp-lr .noUi-handle')
-    track = pg.locator('.bp-lr .noUi-target').bounding_box()
+    step = pg.locator('.bp-lr .noUi-target').bounding_box()['width'] / (len(LRS) - 1)
     handle.focus()
     page.evaluate('() => { __bp.lat = []; __bp.legs = []; }')
     for i in range(samples):
-        if click:
-            x = track['x'] + track['width'] * (0.7 if i % 2 == 0 else 0.6)
-            page.mouse.click(x, track['y'] + track['height'] / 2)
+        if drag: drag_one(page, handle, step if i % 2 == 0 else -step)
         else: handle.press('ArrowRight' if i % 2 == 0 else 'ArrowLeft')
         try: page.wait_for_function(f'() => __bp.lat.length > {i}', timeout=3000, polling=20)
         except Exception: page.evaluate('() => { __bp.key = null; }')   # missing: counted as inf
@@ -182,6 +186,18 @@ def latencies(page, pg, samples, click=False):
     lat += [math.inf] * (samples - len(lat))
     return dict(n=f'{sum(map(math.isfinite, lat))}/{samples}', med=statistics.median(lat),
                 p90=lat[min(len(lat) - 1, math.ceil(0.9 * len(lat)) - 1)], way=way)
+
+
+def drag_one(page, handle, dx):
+    "Drag the slider's handle `dx` pixels: down, one move (the probe's time), up."
+    box = handle.bounding_box()
+    x, y = box['x'] + box['width'] / 2, box['y'] + box['height'] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.evaluate('() => { __bp.drag = true; }')
+    page.mouse.move(x + dx, y)
+    page.evaluate('() => { __bp.drag = false; }')
+    page.mouse.up()
 
 
 def paused(page, pg, seconds=5):
@@ -219,14 +235,14 @@ def column(app, server, net, a):
         pg = open_and_run_all(page, base, token, 'bench.ipynb', kind)
         page.evaluate(PROBE)
         r['quiet'] = play(page, pg, a.seconds)
-        click = app == 'notebook'
-        r['quiet']['lat'] = latencies(page, pg, a.samples, click)
+        drag = app == 'notebook'
+        r['quiet']['lat'] = latencies(page, pg, a.samples, drag)
         r['quiet']['paused'] = paused(page, pg)
         r['load'].append(os.getloadavg()[0])
         if a.hog:
             with cpu_hog():
                 r['hog'] = play(page, pg, a.seconds)
-                r['hog']['lat'] = latencies(page, pg, a.samples, click)
+                r['hog']['lat'] = latencies(page, pg, a.samples, drag)
                 pg.locator('.bp-play').click()
             r['load'].append(os.getloadavg()[0])
         r['errors'] = errors
