@@ -5,11 +5,13 @@
 # %% auto #0
 __all__ = ['min_points', 'max_points', 'YOUR_DATA', 'plain_init', 'plain_new_trainer', 'EDITS', 'NO_POINTS', 'plain_frame',
            'check_labels', 'check_points', 'frame_bounds', 'add_point', 'nearest', 'remove_nearest', 'clear_points',
-           'own_split']
+           'own_split', 'coordinate']
 
 # %% ../nbs/23_your_data.ipynb #yd000003
 import torch
 from fastcore.basics import patch
+from functools import partial
+import math, numbers
 from .checks import check_tensor, check_finite, check_matrix, check_like, describe
 from .datasets import generators_2d, split_data
 from .trainer import Trainer
@@ -46,7 +48,8 @@ def check_points(X, y):
 
 # %% ../nbs/23_your_data.ipynb #yd000009
 def frame_bounds(X):
-    "The board's bounds (x0, x1, y0, y1) for points X: their box, a tenth of its span (≥ 0.5) wider."
+    # a tenth of the span (at least 0.5) on each side: any scale fills the board
+    "The board's bounds (x0, x1, y0, y1) for points X: their box and a margin."
     lo, hi = X.amin(0), X.amax(0)
     pad = ((hi - lo) / 10).clamp(min=0.5)
     (x0, y0), (x1, y1) = (lo - pad).tolist(), (hi + pad).tolist()
@@ -108,6 +111,7 @@ def __init__(self: Playground, *args, X=None, y=None, **kwargs):
     menu = self.controls['dataset']
     menu.options = [YOUR_DATA, *generators_2d]
     if self.own is not None: menu.value = YOUR_DATA   # its observer builds the trainer on them
+    self.board.on_edit = lambda m: self.guard(partial(self.edit_message, m))
 
 # %% ../nbs/23_your_data.ipynb #yd000020
 @patch
@@ -135,7 +139,7 @@ EDITS = dict(add=add_point, remove=remove_nearest, clear=clear_points)
 
 @patch
 def edit(self: Playground, op, p=None, cls=0):
-    "Add a point of class `cls` at `p`, remove the one nearest to `p`, or clear: train on from them."
+    "Add a point of class `cls` at `p`, remove the one nearest to `p`, or clear: train on."
     if op not in EDITS: raise ValueError(f"op must be one of {list(EDITS)}, got {describe(op)}")
     self.show_error(None)
     if self.dataset != YOUR_DATA:    # the generated points become the learner's to edit
@@ -163,3 +167,18 @@ def frame(self: Playground, epochs):
     empty = self.dataset == YOUR_DATA and self.own is not None and not len(self.own[0])
     if empty and epochs != 0: raise ValueError(NO_POINTS)
     return plain_frame(self, epochs)
+
+# %% ../nbs/23_your_data.ipynb #yd000028
+def coordinate(v, name):
+    "A click's coordinate `v` as a float, unless it is not a finite number."
+    if not isinstance(v, numbers.Real) or isinstance(v, bool) or not math.isfinite(v):
+        raise ValueError(f"{name} must be a finite number (a data coordinate), got {describe(v)}")
+    return float(v)
+
+@patch
+def edit_message(self: Playground, m):
+    "Do the edit a tool bar message `m` asks for: {op, x, y, cls}, x and y in data coordinates."
+    op = m.get('op')
+    if op == 'clear': return self.edit('clear')
+    p = tuple(coordinate(m.get(k), k) for k in ('x', 'y'))
+    return self.edit(op, p, m.get('cls', 0))
