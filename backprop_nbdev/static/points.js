@@ -1,6 +1,7 @@
 // The board's tool bar: add points of either class, remove, clear, or pick one point. A click
 // goes to the kernel as a message ({type: 'edit', op, x, y, cls} or {type: 'pick', index}); the
 // kernel edits the points and sends them back, so the page keeps no copy of its own.
+import {CLASS} from './draw.js';
 
 const TOOLS = [['add0', 'add ● class 0'], ['add1', 'add ● class 1'], ['remove', 'remove'],
                ['clear', 'clear'], ['pick', 'pick']];
@@ -35,8 +36,7 @@ function toolButton(bar, name, label, choose) {
   b.style.cssText = 'font-size:11px;padding:1px 6px;border-radius:3px;cursor:pointer;'
     + 'border:1px solid var(--jp-border-color1, #888);'
     + 'background:var(--jp-layout-color1, #fff);color:var(--jp-ui-font-color1, #000)';
-  if (name === 'add0') b.style.color = '#1f77b4';
-  if (name === 'add1') b.style.color = '#ff7f0e';
+  if (name.startsWith('add')) b.style.color = CLASS[name.at(-1)];   // the class's own colour
   b.onclick = () => choose(name, b);
   bar.append(b);
 }
