@@ -192,6 +192,6 @@ def coordinate(v, name):
 def edit_message(self: Playground, m):
     "Do the edit a tool bar message `m` asks for: {op, x, y, cls}, x and y in data coordinates."
     op = m.get('op')
-    if op == 'clear': return self.edit('clear')
+    if op not in ('add', 'remove'): return self.edit(op)   # clear, or refused by name
     p = tuple(coordinate(m.get(k), k) for k in ('x', 'y'))
     return self.edit(op, p, m.get('cls', 0))
