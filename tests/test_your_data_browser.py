@@ -4,7 +4,8 @@ remove the nearest, clear; Play trains on them, Reset replays, the pick tool rea
 BACKPROP_SCREENSHOT=1 also writes nbs/images/your_data.png, the screenshot 23_your_data shows."""
 import os
 from test_playground_browser import (ARTIFACTS, ROOT, STDERR, browser_or_skip, chromium_page,
-                                     jupyter, one_cell, open_and_run_all, readout, until)
+                                     contrast, jupyter, one_cell, open_and_run_all, readout,
+                                     until)
 
 SETUP = """import torch
 from backprop_nbdev import Playground
@@ -23,6 +24,11 @@ KERNEL = """async (code) => {
   f.onIOPub = (m) => { if (m.header.msg_type === 'stream') out += m.content.text; };
   await f.done;
   return out; }"""
+
+
+# A button's text colour and its background, as RGB.
+COLOURS = """b => [getComputedStyle(b).color, getComputedStyle(b).backgroundColor]
+  .map(c => c.match(/[\\d.]+/g).slice(0, 3).map(Number))"""
 
 
 def kernel(page, code): return page.evaluate(KERNEL, code)
@@ -98,3 +104,11 @@ def test_your_data_tool_bar(tmp_path):
         assert state(page)[2] == 20
         assert page.locator(STDERR).count() == 0
         pg.screenshot(path=ARTIFACTS / 'your-data.png')
+        page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', "
+                      "{theme: 'JupyterLab Dark'})")
+        until(page, lambda: page.evaluate("document.body.dataset.jpThemeLight") == 'false', 'dark')
+        page.wait_for_timeout(1000)
+        for name in ['add0', 'remove', 'pick']:                 # legible on the dark theme too
+            fg, bg = pg.locator(f'.bp-tool-{name}').evaluate(COLOURS)
+            assert contrast(fg, bg) >= 4.5, (name, fg, bg)
+        pg.screenshot(path=ARTIFACTS / 'your-data-dark.png')

@@ -67,3 +67,16 @@ def test_set_data_refuses_and_add_point_keeps_dtype():
     X1, y1 = add_point(X.double(), Y.double(), np.array([1, 2]), 0)
     assert X1.dtype == torch.float64 and X1[-1].tolist() == [1.0, 2.0]
     assert YOUR_DATA == 'your data'
+
+
+def test_edit_while_playing_trains_on_with_the_same_network():
+    pg = Playground(X=X, y=Y, seed=0, speed=5)
+    pg.playing = True
+    pg.run_frames(2)
+    W = [p.clone() for p in pg.trainer.net.params()]
+    pg.edit('add', (0.0, 0.0), 1)
+    assert pg.playing and pg.trainer.epoch == 10 and len(pg.trainer.X) == 41
+    assert all(torch.equal(a, b) for a, b in zip(W, pg.trainer.net.params()))
+    pg.run_frames(1)
+    assert pg.trainer.epoch == 15 and pg.error is None
+    pg.close()

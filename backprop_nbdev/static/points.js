@@ -31,12 +31,18 @@ export function pointAt(p, bounds, size, px, py, within) {
 }
 
 function toolButton(bar, name, label, choose) {
-  const b = Object.assign(document.createElement('button'), {textContent: label});
+  const b = document.createElement('button');
+  const [before, after] = label.split('●');
+  b.append(before);
+  if (after !== undefined) {   // the dot in its class's colour; the words in the theme's
+    const dot = Object.assign(document.createElement('span'), {textContent: '●'});
+    dot.style.color = CLASS[name.at(-1)];
+    b.append(dot, after);
+  }
   b.className = `bp-tool bp-tool-${name}`;
   b.style.cssText = 'font-size:11px;padding:1px 6px;border-radius:3px;cursor:pointer;'
     + 'border:1px solid var(--jp-border-color1, #888);'
     + 'background:var(--jp-layout-color1, #fff);color:var(--jp-ui-font-color1, #000)';
-  if (name.startsWith('add')) b.style.color = CLASS[name.at(-1)];   // the class's own colour
   b.onclick = () => choose(name, b);
   bar.append(b);
 }
