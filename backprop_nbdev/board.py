@@ -227,7 +227,7 @@ def frame_data(t, grid, small, mode, net=True):
 
 # %% ../nbs/A4_board.ipynb #cc0076bep
 STATIC = Path(backprop_nbdev.__file__).parent / 'static'
-PAGE_FILES = ('frames.js', 'gap.js', 'draw.js', 'board.js')
+PAGE_FILES = ('frames.js', 'gap.js', 'draw.js', 'points.js', 'board.js')
 
 def page_module(files=PAGE_FILES):
     "The page's one ES module: the files of `static/` in order, their imports of each other gone."
@@ -263,6 +263,8 @@ class Board(anywidget.AnyWidget):
         self.fresh = False               # the next frame answers a change: paint it first
         self.seen_event = None
         self.nudge = asyncio.Event()     # set by `hurry`: the play loop's nap ends at once
+        self.on_pick = lambda index: None   # a click with the pick tool: a point's index, or None
+        self.on_edit = lambda m: None       # a click with an edit tool: {op, x, y, cls}
         self.on_msg(lambda _, content, buffers: post(self.loop, self.receive, content))
 
     def set_data(self, X, y, bounds, test=None):
@@ -277,7 +279,7 @@ class Board(anywidget.AnyWidget):
     def seen(self): return any(self.views.values())
 
     def receive(self, m):
-        "Take a message as the page sends it: hello, visible, ack, error or bye."
+        "Take a message as the page sends it: hello, visible, ack, error, pick, edit or bye."
         kind, view = m.get('type'), m.get('view')
         if kind == 'ack':
             self.flow.ack(int(m['seq']))
@@ -287,6 +289,8 @@ class Board(anywidget.AnyWidget):
             self.resync = True                  # a new view has no curve yet
         elif kind == 'visible': self.views[view] = bool(m.get('value'))
         elif kind == 'error': self.errors.append(str(m.get('text')))
+        elif kind == 'pick': self.on_pick(m.get('index'))
+        elif kind == 'edit': self.on_edit(m)
         elif kind == 'bye':
             self.views.pop(view, None)
             if not self.views: self.flow.forget()

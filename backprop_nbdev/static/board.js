@@ -6,6 +6,7 @@ import {addLosses, acker, bytes, floats, frameQueue, frameRate, series} from './
 import {nextMode} from './gap.js';
 import {NET_H, atlasPixels, boundaryPixels, drawCurve, drawNetwork, drawPoints, netData, netHit,
         readoutText, themeOf} from './draw.js';
+import {toolbar} from './points.js';
 
 const IDLE = 10;   // animation frames without a new frame before the paint loop rests
 
@@ -261,6 +262,7 @@ function render({model, el}) {
   const bye = () => send({type: 'bye'});            // a reloaded or closed page says so too
   window.addEventListener('pagehide', bye);
   hover(v, s);
+  toolbar(v, model, send, () => floats(model.get('points')));
   drawCurve(v.cctx, v.cw, v.size, s.train, s.test, s.label, s.theme);
   requestAnimationFrame(() => hideStill(el));       // once the view is in the page
   send({type: 'hello'});                            // the kernel answers with the current frame
