@@ -42,8 +42,8 @@ from .failures import *
 from .ensemble import *
 from .io import *
 
-# the playground as the lessons after 19 extend it (23: your own data)
-_LAZY = {'Playground': 'your_data', 'Stepper': 'stepper'}
+# the widgets load on first use (the playground module loads what lessons 23 and 25 add to it)
+_LAZY = {'Playground': 'playground', 'Stepper': 'stepper'}
 _MODULES = ('xor params activations forward loss backward sgd loop evaluation viz '
             'autograd gradcheck diagnosis layers optim datasets trainer failures '
             'ensemble io').split()
