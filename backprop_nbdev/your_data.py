@@ -137,7 +137,8 @@ def new_trainer(self: Playground, v):
     settings = {c.name: v[c.name] for c in CONTROLS if c.applies in ('step', 'net')}
     settings['batch_size'] = settings['batch_size'] or None           # the menu's 0: all
     X, y, Xtr, ytr, Xte, yte = self.data
-    return Trainer(Xtr, ytr, X_test=Xte, y_test=yte, scale=0.5, **settings)
+    make = Trainer if self.backward is None else self.backward_trainer   # 24: your backward
+    return make(Xtr, ytr, X_test=Xte, y_test=yte, scale=0.5, **settings)
 
 def own_split(X, y, held):
     "(X, y, X_train, y_train, X_test, y_test): `held` of the points out, if enough remain."

@@ -80,3 +80,16 @@ def test_edit_while_playing_trains_on_with_the_same_network():
     pg.run_frames(1)
     assert pg.trainer.epoch == 15 and pg.error is None
     pg.close()
+
+
+def test_own_points_train_with_your_backward():
+    "Your points and your backward pass together: the trainer is the backward pass's, after edits too."
+    from backprop_nbdev import backward
+    X = torch.tensor([[0., 0.], [1., 1.], [0., 1.], [1., 0.], [0.5, 0.5]])
+    y = torch.tensor([0., 0., 1., 1., 0.])
+    pg = Playground(X=X, y=y, backward=backward)
+    assert type(pg.trainer).__name__ == 'BackwardTrainer'
+    pg.board.receive({'type': 'edit', 'op': 'add', 'x': 0.2, 'y': 0.8, 'cls': 1})
+    pg.buttons['step'].click()
+    assert type(pg.trainer).__name__ == 'BackwardTrainer' and len(pg.trainer.X) == 6
+    assert pg.error is None
