@@ -83,7 +83,7 @@ def test_edit_while_playing_trains_on_with_the_same_network():
 
 
 def test_own_points_train_with_your_backward():
-    "Your points and your backward pass together: the trainer is the backward pass's, after edits too."
+    "Your points with your backward pass: its trainer, after an edit too."
     from backprop_nbdev import backward
     X = torch.tensor([[0., 0.], [1., 1.], [0., 1.], [1., 0.], [0.5, 0.5]])
     y = torch.tensor([0., 0., 1., 1., 0.])
