@@ -125,7 +125,8 @@ def api_page(modules):
              'notebook that exports it, where `show_doc` renders each name as nbdev does.', '']
     for mod, page, title, nb in modules:
         lines += [f'## `{mod}`', '', f'From [{title}]({page}.ipynb).', '']
-        for level, name, doc in api_entries(nb):
+        # a dunder's heading renders as emphasis (no anchor of its name): its class stands for it
+        for level, name, doc in (e for e in api_entries(nb) if '__' not in e[1]):
             summary = f': {doc}' if doc else ''
             lines.append(f'{"  " * (level - 3)}- [`{name}`]({page}.ipynb#{slug(name)}){summary}')
         lines.append('')

@@ -125,4 +125,8 @@ def run(executed, path, root):
     try: nb = to_myst(run_nbdev(nb_dict, path))
     except ProcessorError as e:
         return dict(error=dict(nb=e.nb, index=e.index, first=e.first, error=e.error, fix=e.fix))
-    return dict(nb=nb2dict(nb))
+    # widget state is data, not cells: nb2dict would read a widget's 'source' trait as cell source
+    widgets = nb.metadata.pop('widgets', None)
+    page = nb2dict(nb)
+    if widgets is not None: page['metadata']['widgets'] = widgets
+    return dict(nb=page)
