@@ -424,6 +424,16 @@ def one_cell(nbs, name, *cells):
         nbformat=4, nbformat_minor=5)))
 
 
+@contextmanager
+def lab_on(tmp, name, *cells):
+    "JupyterLab on a new notebook `name` of `cells`, run in Chromium: (page, first output, nbs)."
+    sync_playwright = browser_or_skip()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with jupyter(tmp) as (base, token, nbs), chromium_page(sync_playwright) as page:
+        one_cell(nbs, name, *cells)
+        yield page, open_and_run_all(page, base, token, name), nbs
+
+
 def test_playground_in_notebook7(tmp_path):
     "Notebook 7 with no server setting: frames flow at the page's rate, status changes stay rare."
     sync_playwright = browser_or_skip()

@@ -1,8 +1,7 @@
 """End-to-end: `Playground(backward=fn)` in a real JupyterLab. A planted mistake lights the first
 layer's wires in the 'gap' mode and the readout names the wrong quantity; Play trains; a raising fn
 shows its message, and after the fix Reset and Play work. Skips as test_playground_browser does."""
-from test_playground_browser import (ARTIFACTS, STDERR, browser_or_skip, chromium_page, jupyter,
-                                     one_cell, open_and_run_all, readout, until, PROBE, last_paint)
+from test_playground_browser import ARTIFACTS, STDERR, lab_on, readout, until, PROBE, last_paint
 
 WRONG = '''from backprop_nbdev import Playground, Grads
 from backprop_nbdev.backward import backward
@@ -37,11 +36,7 @@ def epoch(pg): return readout(pg)['epoch']
 
 
 def test_your_backward_in_jupyterlab(tmp_path):
-    sync_playwright = browser_or_skip()
-    ARTIFACTS.mkdir(exist_ok=True)
-    with jupyter(tmp_path) as (base, token, nbs), chromium_page(sync_playwright) as page:
-        one_cell(nbs, 'yours.ipynb', WRONG)
-        pg = open_and_run_all(page, base, token, 'yours.ipynb')
+    with lab_on(tmp_path, 'yours.ipynb', WRONG) as (page, pg, nbs):
         page.evaluate(PROBE)
         until(page, lambda: 'dW1 (δW₁) is wrong' in pg.locator('.bp-readout').inner_text(),
               'the diagnosis in the readout', 30)

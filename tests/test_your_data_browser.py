@@ -3,9 +3,7 @@ remove the nearest, clear; Play trains on them, Reset replays, the pick tool rea
 
 BACKPROP_SCREENSHOT=1 also writes nbs/images/your_data.png, the screenshot 23_your_data shows."""
 import os
-from test_playground_browser import (ARTIFACTS, ROOT, STDERR, browser_or_skip, chromium_page,
-                                     contrast, jupyter, one_cell, open_and_run_all, readout,
-                                     until)
+from test_playground_browser import ARTIFACTS, ROOT, STDERR, contrast, lab_on, readout, until
 
 SETUP = """import torch
 from backprop_nbdev import Playground
@@ -47,11 +45,7 @@ def to_data(px, py, bounds, size=300):
 
 
 def test_your_data_tool_bar(tmp_path):
-    sync_playwright = browser_or_skip()
-    ARTIFACTS.mkdir(exist_ok=True)
-    with jupyter(tmp_path) as (base, token, nbs), chromium_page(sync_playwright) as page:
-        one_cell(nbs, 'yours.ipynb', SETUP)
-        pg = open_and_run_all(page, base, token, 'yours.ipynb')
+    with lab_on(tmp_path, 'yours.ipynb', SETUP) as (page, pg, nbs):
         until(page, lambda: 'epoch' in pg.locator('.bp-readout').inner_text(), 'a first frame', 20)
         bounds = eval(kernel(page, 'print(list(pg.bounds))'))
         dots = pg.locator('.bp-points')
