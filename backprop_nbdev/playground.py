@@ -185,16 +185,20 @@ class Playground(widgets.VBox):
         held = v['test_frac'] if v['dataset'] != 'xor4' else 0.0
         # nothing held out: the points in order
         Xtr, ytr, Xte, yte = split_data(X, y, held, seed=0) if held else (X, y, X[:0], y[:0])
-        self.data = (X, y, Xtr, ytr, Xte, yte)
         lo, hi = X.min(0).values.tolist(), X.max(0).values.tolist()
         # as the static figure's
         self.bounds = (lo[0] - 0.5, hi[0] + 0.5, lo[1] - 0.5, hi[1] + 0.5)
+        return self.trainer_on((X, y, Xtr, ytr, Xte, yte), v)
+
+    def trainer_on(self, data, v):
+        "A Trainer on data (X, y, X_train, y_train, X_test, y_test) in `self.bounds`, settings v."
+        self.data = data
         self.grid = (self.n, grid_points(self.bounds, self.n))
         self.small = (25, grid_points(self.bounds, 25))                    # the unit maps' grid
         settings = {c.name: v[c.name] for c in CONTROLS if c.applies in ('step', 'net')}
         settings['batch_size'] = settings['batch_size'] or None           # the menu's 0: all
         make = Trainer if self.backward is None else self.backward_trainer
-        return make(Xtr, ytr, X_test=Xte, y_test=yte, scale=0.5, **settings)
+        return make(*data[2:4], X_test=data[4], y_test=data[5], scale=0.5, **settings)
 
     def use_data(self):
         "The board's points (test points marked) and bounds, and the loss plot's title."

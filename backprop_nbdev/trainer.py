@@ -171,7 +171,7 @@ def step(self: Trainer, n=1):
         self._diverges(check_last_update, self.net, self.loss_fn, self.X, self.y, self.opt.lr,
                        self.history)
     if self.X_test is not None and len(self.X_test):
-        self.test_history.append((self.epoch, self._loss_on(self.X_test, self.y_test)))
+        self.test_history.append((self.epoch, self.loss_on(self.X_test, self.y_test)))
     return self
 
 @patch
@@ -188,7 +188,8 @@ def _diverges(self: Trainer, f, *args):
 
 @patch
 
-def _loss_on(self: Trainer, X, y):
+def loss_on(self: Trainer, X, y):
+    "The loss of the current network on (X, y), without a gradient."
     with torch.no_grad(): return self.loss_fn(self.net(X), y).item()
 
 # %% ../nbs/18_trainer.ipynb #17000018

@@ -136,7 +136,7 @@ def step(self: BackwardTrainer, n=1):
         self.epoch += 1
         self.history.append(L)
     if self.X_test is not None and len(self.X_test):
-        self.test_history.append((self.epoch, self._loss_on(self.X_test, self.y_test)))
+        self.test_history.append((self.epoch, self.loss_on(self.X_test, self.y_test)))
     return self
 
 # %% ../nbs/24_your_backward.ipynb #ff3d198c

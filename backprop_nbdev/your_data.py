@@ -15,8 +15,7 @@ import math, numbers
 from .checks import check_tensor, check_finite, check_matrix, check_like, describe
 from .datasets import generators_2d, split_data
 from .trainer import Trainer
-from .board import Board, grid_points
-from .playground import Playground, CONTROLS
+from .playground import Playground
 
 # %% ../nbs/23_your_data.ipynb #yd000006
 min_points = 2      # fewer: nothing to separate
@@ -131,14 +130,7 @@ def new_trainer(self: Playground, v):
         self.own = self.data[:2]
         self.own_bounds = self.bounds
     self.bounds = self.own_bounds
-    self.grid = (self.n, grid_points(self.bounds, self.n))
-    self.small = (25, grid_points(self.bounds, 25))
-    self.data = own_split(*self.own, v['test_frac'])
-    settings = {c.name: v[c.name] for c in CONTROLS if c.applies in ('step', 'net')}
-    settings['batch_size'] = settings['batch_size'] or None           # the menu's 0: all
-    X, y, Xtr, ytr, Xte, yte = self.data
-    make = Trainer if self.backward is None else self.backward_trainer   # 24: your backward
-    return make(Xtr, ytr, X_test=Xte, y_test=yte, scale=0.5, **settings)
+    return self.trainer_on(own_split(*self.own, v['test_frac']), v)
 
 def own_split(X, y, held):
     "(X, y, X_train, y_train, X_test, y_test): `held` of the points out, if enough remain."
