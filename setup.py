@@ -39,6 +39,9 @@ setuptools.setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     zip_safe=False,
+    # enables backprop_nbdev.server in a Jupyter server of the same environment (A10_server)
+    data_files=[('etc/jupyter/jupyter_server_config.d',
+                 ['jupyter-config/jupyter_server_config.d/backprop_nbdev.json'])],
     entry_points={
         'console_scripts': cfg.get('console_scripts', '').split(),
         'nbdev': [f'{cfg.get("lib_path")}={cfg.get("lib_path")}._modidx:d'],

@@ -1,7 +1,9 @@
 """Benchmark the live view in a real browser, beside TF Playground in the same run; prints a table.
 Not a test.
 
-A Jupyter server with no server setting (plain JupyterLab, and Notebook 7 if installed) and
+A Jupyter server with no server setting, as `pip install` leaves it (plain JupyterLab, and Notebook
+7 if installed; the package's server extension, A10_server, enabled), the same with that extension
+disabled (`bare`: the protocol alone), or with the course's settings (`course`), and
 Debian's Chromium (headless, through Playwright) run one cell, `Playground(...)`: a 100×100 grid,
 10 epochs per frame, the network view on. For each column (app × network and what its wires
 show), quiet and then with a CPU hog on every core:
@@ -224,10 +226,12 @@ def column(app, server, net, a):
     name, mode = net.split(':')
     r = dict(name=f'{app} {server} {name} {mode[0]}', load=[os.getloadavg()[0]])
     cell = CELL.format(grid=a.grid, speed=a.speed, net=NETS[name], mode=mode)
-    config = ROOT / 'tools' / 'jupyter_server_config.py' if server == 'course' else None
+    config = server_config(server, Path(tempfile.mkdtemp()))
     with tempfile.TemporaryDirectory() as d, \
             jupyter(Path(d), 'notebook' if app == 'notebook' else 'jupyterlab', config) as \
             (base, token, nbs), chromium_page(sync_playwright) as page:
+        r['extension'] = 'backprop_nbdev: kernel websockets send at once' in \
+            (Path(d) / 'jupyter.log').read_text()
         errors = []
         page.on('console', lambda m: errors.append(m.text) if m.type == 'error' else None)
         (nbs / 'bench.ipynb').write_text(notebook(cell))
@@ -247,6 +251,14 @@ def column(app, server, net, a):
             r['load'].append(os.getloadavg()[0])
         r['errors'] = errors
     return r
+
+
+def server_config(server, d):
+    "The --config file for `server`: none (plain), the course's, or one disabling our extension."
+    if server == 'course': return ROOT / 'tools' / 'jupyter_server_config.py'
+    if server == 'plain': return None
+    (d / 'bare.py').write_text("c.ServerApp.jpserver_extensions = {'backprop_nbdev.server': False}")
+    return d / 'bare.py'
 
 
 def tf_column(a):
@@ -309,7 +321,12 @@ def rows(r, tf, part):
              + ('' if 'lat' not in x else ok(x['fps'] >= 0.95 * x['raf'])),
          'CPU % of the machine, the whole stack': f"{x['cpu']:.0f}"
                                                   + ('' if 'lat' not in x or not t
-                                                     else ok(x['cpu'] <= t['cpu']))}
+                                                     else ok(x['cpu'] <= t['cpu'])),
+         # what a learner runs: the stack less the harness's own processes (Chromium's browser
+         # process still pays for reporting every websocket message to Playwright)
+         'CPU % of the machine, less Playwright and this script':
+             f"{user_cpu(x):.0f}" + ('' if 'lat' not in x or not t
+                                     else ok(user_cpu(x) <= user_cpu(t)))}
     if 'lat' in x:
         med = x['lat']['med']
         v.update({'keydown → paint median ms': f"{med:.0f}{ok(med <= 50)}",
@@ -323,9 +340,18 @@ def rows(r, tf, part):
     return {f'{part}: {k}': s for k, s in v.items()}
 
 
+def user_cpu(part):
+    "The CPU % of the machine without the harness's processes (Playwright, this script)."
+    harness = sum(v for k, v in part['split'].items() if k in ('playwright', 'this script'))
+    return part['cpu'] - harness / psutil.cpu_count()
+
+
 def table(results, tf, tf_own, a):
     cols = [dict({'load average (1 min) at start / after quiet / after hog':
-                  ' / '.join(f'{l:.2f}' for l in r['load'])}, **rows(r, tf, 'quiet'),
+                  ' / '.join(f'{l:.2f}' for l in r['load']),
+                  'our server extension loaded': {True: 'yes', False: 'no'}.get(r.get('extension'),
+                                                                                 '')},
+                 **rows(r, tf, 'quiet'),
                  **rows(r, tf, 'hog')) for r in [tf] + results]
     names = list(dict.fromkeys(k for c in cols for k in c))
     w = max(map(len, names))
@@ -371,7 +397,8 @@ if __name__ == '__main__':
     split = lambda s: s.split(',')
     ap.add_argument('--apps', type=split, default=['lab', 'notebook'], help='lab and/or notebook')
     ap.add_argument('--server', type=split, default=['plain'],
-                    help='plain (no setting), course (tools/jupyter_server_config.py), or both')
+                    help='plain (no setting: as pip installs it), bare (plain with our server '
+                         'extension disabled), course (tools/jupyter_server_config.py)')
     ap.add_argument('--nets', type=split, default=['2-3-1:weights', '2-8-8-1:gradients'],
                     help=f'network:wires per column, networks {list(NETS)}')
     ap.add_argument('--seconds', type=float, default=10)

@@ -39,7 +39,8 @@ def test_titles_match_file_numbers():
         if nb.stem == 'index': continue
         md = next(c for c in cells(nb) if c['cell_type'] == 'markdown')
         title = ''.join(md['source']).splitlines()
-        assert title[0].startswith(f"# {nb.stem[:2]} — "), (nb.name, title[0])
+        number = nb.stem.split('_')[0]   # '01', 'A1', 'A10'
+        assert title[0].startswith(f"# {number} — "), (nb.name, title[0])
         assert title[1].startswith('> '), nb.name
         mods += re.findall(r'#\|\s*default_exp\s+(\w+)', nb.read_text())
     assert len(mods) == len(set(mods)), 'two notebooks export the same module'
@@ -157,7 +158,8 @@ def test_lessons_and_appendix_are_two_lists():
         part = appendix if nb.stem.startswith('A') else lessons
         assert part.count(f'`{nb.stem}`') >= 1, nb.stem
     order = [m for m in re.findall(r'^\| `(\w+)`', text, re.M)]
-    assert order == sorted(order, key=lambda s: (s.startswith('A'), s)), order
+    number = lambda s: (s.startswith('A'), int(re.match(r'A?(\d+)', s)[1]))   # A2 before A10
+    assert order == sorted(order, key=number), order
 
 def test_public_api_is_deliberate():
     "`from backprop_nbdev import *`: course functions and classes; no modules or validators."

@@ -15,7 +15,7 @@ VPY=.venv/bin/python
 
 sha256() { if command -v sha256sum >/dev/null; then sha256sum; else shasum -a 256; fi | cut -d' ' -f1; }
 # bump the "v1" when the install steps below change in a way existing venvs need
-want=$({ echo "backprop-setup v1"; echo "torch: $TORCH_SPEC"; cat settings.ini setup.py pyproject.toml; } | sha256)
+want=$({ echo "backprop-setup v2"; echo "torch: $TORCH_SPEC"; cat settings.ini setup.py pyproject.toml; } | sha256)
 
 # Is the install still intact? Cheap: finds the modules without importing them. -I keeps the current directory off
 # sys.path, so backprop_nbdev must come through the editable install and point at this clone's backprop_nbdev/.
@@ -84,6 +84,10 @@ echo "[2/3] installing PyTorch (CPU): $TORCH_SPEC ..."
 pip install "$TORCH_SPEC"
 echo "[3/3] installing backprop_nbdev (editable) and JupyterLab with the dev tools ..."
 pip install -e ".[dev]"
+# what a wheel's data_files put in the environment and an editable install leaves out: the file that
+# enables the package's server extension (A10_server) in this environment's Jupyter server
+mkdir -p .venv/etc/jupyter/jupyter_server_config.d
+cp jupyter-config/jupyter_server_config.d/backprop_nbdev.json .venv/etc/jupyter/jupyter_server_config.d/
 intact || { echo "setup: installed, but backprop_nbdev does not import from $PWD" >&2; exit 1; }
 printf '%s\n%s\n' "$want" "$here" >"$STAMP"
 echo "setup done in ${SECONDS} s: .venv is ready"
