@@ -297,8 +297,8 @@ class Playground(widgets.VBox):
         try:
             if epochs != 0: t.step(self.speed if epochs is None else epochs)
         except DivergenceError as e: return self.fail(e)
-        # playing, every third frame carries the network view (A4_board); others always do
-        net = epochs is not None or self.frames % 3 == 0
+        # playing, every second frame carries the network view (A4_board); others always do
+        net = epochs is not None or self.frames % 2 == 0
         with threads_for(0): yhat, net = frame_data(t, self.grid, self.small, self.board.mode, net)
         self.frames += 1
         s = t.state                                  # the loss and accuracy of the net on screen

@@ -278,7 +278,7 @@ def check_seed_run(page, pg):
                          and last_paint(page).get('mode') == 'gradients'), 'gradient frames')
     page.wait_for_timeout(500)
     pg.screenshot(path=ARTIFACTS / 'playground-gradients.png')
-    # every third frame carries the network view: wait for one that does
+    # every second frame carries the network view: wait for one that does
     until(page, lambda: (last_paint(page).get('grad_max') or 0) > 0, 'a frame with gradients')
     pg.locator('.bp-play').click()
     expect(pg.locator('.bp-play')).to_have_text('Play')
