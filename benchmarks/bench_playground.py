@@ -226,9 +226,9 @@ def column(app, server, net, a):
     name, mode = net.split(':')
     r = dict(name=f'{app} {server} {name} {mode[0]}', load=[os.getloadavg()[0]])
     cell = CELL.format(grid=a.grid, speed=a.speed, net=NETS[name], mode=mode)
-    config = server_config(server, Path(tempfile.mkdtemp()))
     with tempfile.TemporaryDirectory() as d, \
-            jupyter(Path(d), 'notebook' if app == 'notebook' else 'jupyterlab', config) as \
+            jupyter(Path(d), 'notebook' if app == 'notebook' else 'jupyterlab',
+                    server_config(server, Path(d))) as \
             (base, token, nbs), chromium_page(sync_playwright) as page:
         r['extension'] = 'backprop_nbdev: kernel websockets send at once' in \
             (Path(d) / 'jupyter.log').read_text()

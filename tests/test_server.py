@@ -19,7 +19,7 @@ def test_wheel_enables_the_extension(tmp_path):
     assert b'"backprop_nbdev.server": true' in wheel.read(data[0])
 
 
-def server(tmp):
+def server():
     "The Jupyter server process started by `jupyter` (our child)."
     kids = psutil.Process().children(recursive=True)
     return next(p for p in kids if '-m' in p.cmdline() and 'jupyterlab' in p.cmdline())
@@ -27,7 +27,7 @@ def server(tmp):
 
 def test_server_loads_it_without_torch(tmp_path):
     with jupyter(tmp_path):
-        maps = [m.path for m in server(tmp_path).memory_maps()]
+        maps = [m.path for m in server().memory_maps()]
         log = (tmp_path / 'jupyter.log').read_text()
     assert LINE in log, log[-3000:]
     assert not [m for m in maps if 'libtorch' in m], 'the server process loaded torch'

@@ -14,7 +14,7 @@ STAMP=.venv/.backprop-setup
 VPY=.venv/bin/python
 
 sha256() { if command -v sha256sum >/dev/null; then sha256sum; else shasum -a 256; fi | cut -d' ' -f1; }
-# bump the "v1" when the install steps below change in a way existing venvs need
+# bump the "v2" when the install steps below change in a way existing venvs need
 want=$({ echo "backprop-setup v2"; echo "torch: $TORCH_SPEC"; cat settings.ini setup.py pyproject.toml; } | sha256)
 
 # Is the install still intact? Cheap: finds the modules without importing them. -I keeps the current directory off
