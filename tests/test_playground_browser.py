@@ -202,6 +202,16 @@ def status_rate(page, seconds):
     return page.evaluate('__bp.status.length') / seconds
 
 
+def readout_writes(page, pg, seconds):
+    "Changes of the readout's text per second, and paints per second, over `seconds` (of Play)."
+    pg.locator('.bp-readout').evaluate("""el => { window.__bpw = 0;
+      new MutationObserver(ms => { window.__bpw += ms.length; })
+        .observe(el, {characterData: true, childList: true, subtree: true}); }""")
+    n0 = paints(page)
+    page.wait_for_timeout(seconds * 1000)
+    return page.evaluate('__bpw') / seconds, (paints(page) - n0) / seconds
+
+
 def luminance(rgb):
     c = [v / 255 for v in rgb[:3]]
     c = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in c]
@@ -268,6 +278,10 @@ def check_seed_run(page, pg):
     rate = status_rate(page, 4)
     print(f'kernel-status changes while playing: {rate:.2f}/s')
     assert rate <= 2, rate
+    # the text changes at most ten times a second (and some: it follows the frames)
+    writes, painted = readout_writes(page, pg, 2)
+    print(f'readout changes while playing: {writes:.1f}/s, paints {painted:.1f}/s')
+    assert 1 <= writes <= 11 and painted > 2 * writes, (writes, painted)
     press(pg, 'bp-lr', 'ArrowRight', 3)                      # 1 → 2 → 3 → 5
     until(page, lambda: last_paint(page)['lr'] == 5.0, 'a frame painted with lr 5')
     until(page, lambda: readout(pg)['lr'] == 5.0, 'the readout to show lr 5')
@@ -286,6 +300,7 @@ def check_seed_run(page, pg):
     n2 = paints(page)
     page.wait_for_timeout(800)
     assert paints(page) == n2, 'frames kept coming after Pause'
+    assert readout(pg)['epoch'] == last_paint(page)['epoch'], 'the readout ends on the last paint'
     assert readout(pg)['loss'] < r0['loss']
     pg.locator('.bp-reset').click()
     until(page, lambda: readout(pg)['epoch'] == 0, 'epoch 0 after Reset')

@@ -9,6 +9,7 @@ import {NET_H, atlasPixels, boundaryPixels, drawCurve, drawNetwork, drawPoints, 
 import {toolbar} from './points.js';
 
 const IDLE = 10;   // animation frames without a new frame before the paint loop rests
+const READOUT_MS = 100;   // while playing, the readout's text changes at most ten times a second
 
 function canvas(cls, w, h) {
   const c = document.createElement('canvas');
@@ -45,6 +46,8 @@ function layout(el, size, cw) {
   plot.append(v.board, v.dots, v.banner);
   row.append(plot, v.curve);
   v.readout = div('bp-readout', 'font-family:monospace;font-size:13px;min-height:1.4em');
+  v.text = document.createTextNode('');   // the readout's one text node: a frame sets its data
+  v.readout.append(v.text);
   v.error = div('bp-page-error', 'display:none;font:12px monospace;white-space:pre-wrap;'
                 + 'color:var(--jp-error-color1, #b00)');
   const box = div('bp-network-box', `position:relative;width:${size + 12 + cw}px`);
@@ -81,8 +84,22 @@ function paintFrame(v, s, {f, buffers}, lut) {
   s.curveStale = !f.net;
   if (f.net) drawCurve(v.cctx, v.cw, v.size, s.train, s.test, s.label, s.theme);
   if (f.net) paintNetwork(v, s, f, buffers, lut);
-  v.readout.textContent = readoutText(f);
-  v.readout.style.color = f.diverged != null ? 'var(--jp-error-color1, #b00)' : '';
+  writeReadout(v, s, f, false);
+}
+
+// The readout's text changes at most every READOUT_MS while frames stream in: sixty changes a
+// second cannot be read, and each makes the browser style, lay out and paint text again. A frame
+// that answers a change, or tells of a divergence, is written at once; so is the newest frame
+// once no new one is waiting (painter), so the readout always ends on the frame on screen.
+function writeReadout(v, s, f, now) {
+  s.unwritten = f;
+  const t = performance.now();
+  if (!now && !f.fresh && f.diverged == null && t - s.writtenAt < READOUT_MS) return;
+  v.text.data = readoutText(f);
+  const colour = f.diverged != null ? 'var(--jp-error-color1, #b00)' : '';
+  if (v.readout.style.color !== colour) v.readout.style.color = colour;
+  s.writtenAt = t;
+  s.unwritten = null;
 }
 
 function paintNetwork(v, s, f, buffers, lut) {
@@ -99,7 +116,7 @@ function paintNetwork(v, s, f, buffers, lut) {
   atlasPixels(s.atlasImg, maps, units, m, lut);
   v.actx.putImageData(s.atlasImg, 0, 0);
   s.net = drawNetwork(v.nctx, v.atlas, v.size + 12 + v.cw, NET_H, f.net, vals, s.theme);
-  v.network.dataset.mode = f.net.mode;
+  if (v.network.dataset.mode !== f.net.mode) v.network.dataset.mode = f.net.mode;
   s.modes = f.net.modes;
 }
 
@@ -114,6 +131,7 @@ function painter(v, model, s) {
     s.rate.tick(t);
     const item = s.queue.take();
     if (!item) {
+      if (s.unwritten) writeReadout(v, s, s.unwritten, true);
       if (s.curveStale) drawCurve(v.cctx, v.cw, v.size, s.train, s.test, s.label, s.theme);
       s.curveStale = false;
       if (++idle < IDLE) raf = requestAnimationFrame(tick);
@@ -200,6 +218,7 @@ function hideStill(el) {
 function state(model, el) {
   return {train: series(), test: series(), queue: frameQueue(), rate: frameRate(),
           img: null, atlasImg: null, net: null, last: null, curveStale: false,
+          unwritten: null, writtenAt: -Infinity,
           lut: bytes(model.get('lut')), label: model.get('label'), theme: themeOf(el)};
 }
 
