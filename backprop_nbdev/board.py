@@ -260,6 +260,7 @@ class Board(anywidget.AnyWidget):
         self.resync = True               # the next frame sends the whole curve
         self.last = None                 # the newest frame: (head, ŷ, net)
         self.fresh = False               # the next frame answers a change: paint it first
+        self.heard = None                # when the change it answers came, ms
         self.seen_event = None
         self.nudge = asyncio.Event()     # set by `hurry`: the play loop's nap ends at once
         self.on_pick = lambda index: None   # a click with the pick tool: a point's index, or None
@@ -299,6 +300,7 @@ class Board(anywidget.AnyWidget):
     def hurry(self):
         "The next frame answers a change: send it when it is ready, and paint it before older ones."
         self.fresh = True
+        self.heard = time.time() * 1000   # ms: the frame that answers says when the change came
         self.pacer.due = None
         self.nudge.set()
 
@@ -351,7 +353,7 @@ class Board(anywidget.AnyWidget):
         seq = self.flow.seq + 1
         ask = self.flow.should_ask()
         head = dict(head, seq=seq, ack=ask, reset=self.resync, fresh=self.fresh,
-                    t=time.time() * 1000)   # t: sent at, ms
+                    heard=self.heard if self.fresh else None, t=time.time() * 1000)   # t: sent at
         self.fresh = False
         content, buffers = frame_message(head, yhat, x, v, tests, net)
         self.flow.sent(seq, ask)

@@ -166,6 +166,7 @@ function paintOrShow(v, model, s, item) {
   v.root.dispatchEvent(new CustomEvent('bp-paint', {bubbles: true, detail: {
     seq: f.seq, epoch: f.epoch, lr: f.lr, loss: f.loss, dropped: s.queue.dropped, t,
     wait: t - item.at, transit: f.t ? performance.timeOrigin + item.at - f.t : null,
+    heard: f.heard, sent: f.t,
     mode: f.net && f.net.mode, grad_max: grads ? s.net.top : null,
     received: s.ack.received, painted: s.ack.painted}}));
 }
