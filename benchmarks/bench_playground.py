@@ -12,8 +12,9 @@ show), quiet and then with a CPU hog on every core:
 - keydown → paint: from a keydown on the lr slider's handle (in Notebook 7, whose arrow keys never
   reach the slider, from the mouse's move that drags the handle one step) to the first painted
   boundary computed with the new lr (every frame carries the lr it was trained with), in the page's
-  clock; split into legs: to the kernel (the answering frame says when the kernel heard the change),
-  the kernel's answer (until that frame was sent), the frame's way to the page, its wait for a paint;
+  clock; split into legs: to the kernel (the answering frame says when the kernel heard the
+  change), the kernel's answer (until that frame was sent), the frame's way to the page, and its
+  wait for a paint;
 - kernel-status changes the page saw per second while playing (each makes JupyterLab redraw its
   status bar and the tab's icon);
 - CPU: user+system time of every process of the stack (server, kernel, Chromium, Playwright, this
