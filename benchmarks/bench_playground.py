@@ -320,23 +320,20 @@ def rows(r, tf, part):
     x, t = r.get(part), tf.get(part)
     if x is None: return {}
     ok = lambda c: ' ok' if c else ' MISSED'
+    # a CPU figure of ours, judged against TF Playground's in the same part
+    vs_tf = lambda f, spec: format(f(x), spec) + ('' if 'lat' not in x or not t
+                                                  else ok(f(x) <= f(t)))
     v = {'painted fps (or TF updates/s)': f"{x['fps']:.1f}",
          "page's animation frames/s": f"{x['raf']:.1f}",
          'painted / animation frames':
              f"{x['fps'] / x['raf']:.3f}"
              + ('' if 'lat' not in x else ok(x['fps'] >= 0.95 * x['raf'])),
-         'CPU % of the machine, the whole stack': f"{x['cpu']:.0f}"
-                                                  + ('' if 'lat' not in x or not t
-                                                     else ok(x['cpu'] <= t['cpu'])),
+         'CPU % of the machine, the whole stack': vs_tf(lambda p: p['cpu'], '.0f'),
          # the same work per picture: TF Playground paints fewer frames when the hog starves it
-         'CPU ms per painted frame (or TF update), the whole stack':
-             f"{per_frame(x):.1f}" + ('' if 'lat' not in x or not t
-                                      else ok(per_frame(x) <= per_frame(t))),
+         'CPU ms per painted frame (or TF update), the whole stack': vs_tf(per_frame, '.1f'),
          # what a learner runs: the stack less the harness's own processes (Chromium's browser
          # process still pays for reporting every websocket message to Playwright)
-         'CPU % of the machine, less Playwright and this script':
-             f"{user_cpu(x):.0f}" + ('' if 'lat' not in x or not t
-                                     else ok(user_cpu(x) <= user_cpu(t)))}
+         'CPU % of the machine, less Playwright and this script': vs_tf(user_cpu, '.0f')}
     if 'lat' in x:
         med = x['lat']['med']
         v.update({'keydown → paint median ms': f"{med:.0f}{ok(med <= 50)}",

@@ -3,6 +3,7 @@ of this environment loads it and logs one line, disabling it works, and that ser
 import subprocess, sys, zipfile
 from pathlib import Path
 import psutil
+from backprop_nbdev import __version__   # settings.ini's, as setup.py's
 from test_playground_browser import jupyter
 
 root = Path(__file__).resolve().parent.parent
@@ -15,7 +16,7 @@ def test_wheel_enables_the_extension(tmp_path):
                     '-w', str(tmp_path), str(root)], check=True, capture_output=True)
     wheel = zipfile.ZipFile(next(tmp_path.glob('backprop_nbdev-*.whl')))
     data = [n for n in wheel.namelist() if n.endswith(CONFIG)]
-    assert data == [f'backprop_nbdev-0.1.0.data/data/{CONFIG}'], wheel.namelist()
+    assert data == [f'backprop_nbdev-{__version__}.data/data/{CONFIG}'], wheel.namelist()
     assert b'"backprop_nbdev.server": true' in wheel.read(data[0])
 
 
