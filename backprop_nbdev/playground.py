@@ -144,6 +144,7 @@ class Playground(widgets.VBox):
         self.live.add(self)
         self.use_data()
         self.board.observe(lambda _: post(self.loop, self.guard, self.still), 'mode')
+        self.netted = False   # whether the last frame carried the network view
         self.still()
 
     def make(self, c, value):
@@ -294,11 +295,16 @@ class Playground(widgets.VBox):
         "Train `epochs` (None: a frame's worth, 0: none) and send the frame."
         t = self.trainer
         start, tests = len(t.history), len(t.test_history)
+        looping = epochs is None
+        # a frame that answers a change is the least work that shows it: one epoch, no network
+        answer = looping and self.board.fresh
+        if looping: epochs = 1 if answer else self.speed
         try:
-            if epochs != 0: t.step(self.speed if epochs is None else epochs)
+            if epochs != 0: t.step(epochs)
         except DivergenceError as e: return self.fail(e)
         # playing, every second frame carries the network view (A4_board); others always do
-        net = epochs is not None or self.frames % 2 == 0
+        net = not looping or not (answer or self.netted)
+        self.netted = net
         with threads_for(0): yhat, net = frame_data(t, self.grid, self.small, self.board.mode, net)
         self.frames += 1
         s = t.state                                  # the loss and accuracy of the net on screen
