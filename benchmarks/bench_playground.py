@@ -22,6 +22,7 @@ show), quiet and then with a CPU hog on every core:
   frame (TF Playground's updates slow down under the hog, so its share of the machine falls);
 - the 1-minute load average at each column's start and end (the machine is shared: compare ratios
   from one run).
+Under the hog each target (printed under the table) may be missed by at most 10%.
 TF Playground (the anchor's dist/, XOR) runs in the same harness: its updates/s, its animation
 frames and the CPU of its stack (Chromium, its static server, this script); measure.py's own figure
 is printed too.
@@ -320,14 +321,15 @@ def rows(r, tf, part):
     x, t = r.get(part), tf.get(part)
     if x is None: return {}
     ok = lambda c: ' ok' if c else ' MISSED'
+    slack = 1.1 if part == 'hog' else 1.0   # under the hog each target may be missed by 10%
     # a CPU figure of ours, judged against TF Playground's in the same part
     vs_tf = lambda f, spec: format(f(x), spec) + ('' if 'lat' not in x or not t
-                                                  else ok(f(x) <= f(t)))
+                                                  else ok(f(x) <= slack * f(t)))
     v = {'painted fps (or TF updates/s)': f"{x['fps']:.1f}",
          "page's animation frames/s": f"{x['raf']:.1f}",
          'painted / animation frames':
              f"{x['fps'] / x['raf']:.3f}"
-             + ('' if 'lat' not in x else ok(x['fps'] >= 0.95 * x['raf'])),
+             + ('' if 'lat' not in x else ok(x['fps'] * slack >= 0.95 * x['raf'])),
          'CPU % of the machine, the whole stack': vs_tf(lambda p: p['cpu'], '.0f'),
          # the same work per picture: TF Playground paints fewer frames when the hog starves it
          'CPU ms per painted frame (or TF update), the whole stack': vs_tf(per_frame, '.1f'),
@@ -335,13 +337,13 @@ def rows(r, tf, part):
          # process still pays for reporting every websocket message to Playwright)
          'CPU % of the machine, less Playwright and this script': vs_tf(user_cpu, '.0f')}
     if 'lat' in x:
-        med = x['lat']['med']
-        v.update({'keydown → paint median ms': f"{med:.0f}{ok(med <= 50)}",
-                  'keydown → paint p90 ms': f"{x['lat']['p90']:.0f}{ok(x['lat']['p90'] <= 100)}",
+        med, p90 = x['lat']['med'], x['lat']['p90']
+        v.update({'keydown → paint median ms': f"{med:.0f}{ok(med <= 50 * slack)}",
+                  'keydown → paint p90 ms': f"{p90:.0f}{ok(p90 <= 100 * slack)}",
                   'presses answered': x['lat']['n'],
                   '  legs: to kernel / answer / kernel → page / wait for paint, median ms':
                       '{:.0f} / {:.0f} / {:.0f} / {:.0f}'.format(*x['lat']['way']),
-                  'kernel-status changes /s': f"{x['status']:.2f}{ok(x['status'] <= 2)}",
+                  'kernel-status changes /s': f"{x['status']:.2f}{ok(x['status'] <= 2 * slack)}",
                   'epochs/s on screen': f"{x['epochs']:.0f}"})
         if 'paused' in x: v['CPU % paused / frames painted'] = '{:.1f} / {}'.format(*x['paused'])
     return {f'{part}: {k}': s for k, s in v.items()}
@@ -376,7 +378,7 @@ def table(results, tf, tf_own, a):
     print('targets: painted >= 0.95 x animation frames; keydown → paint median <= 50 ms, '
           'p90 <= 100 ms; CPU (and CPU per painted frame) <= TF Playground\'s in the same part; '
           'status changes <= 2/s; '
-          'under the hog within 10% of the quiet figures')
+          'under the hog, each target within 10%')
     for r in [tf] + results:
         for part in ('quiet', 'hog'):
             if part in r:
